@@ -1,0 +1,79 @@
+//! loupe-models: the models Loupe runs, and the folder they live in.
+//!
+//! - [`Runtime`]: the one ONNX Runtime environment of a process, loaded from a shared library
+//!   (`ort` with `load-dynamic`; the library comes from the `onnxruntime` wheel, never downloaded at build time).
+//! - [`ModelStore`]: the model folder. Every model is a sub-folder with a `loupe-model.json` manifest
+//!   (name, source, licence, sha256 of each file, output dimension); `verify` re-hashes the files.
+//! - [`clip`]: CLIP image and text towers in the layout of Qdrant's `clip-ViT-B-32-vision/-text` ONNX
+//!   repositories, with CLIP's own preprocessing (shortest-side resize, centre crop, mean/std) and BPE
+//!   tokenizer (77 tokens), batched, L2-normalised output.
+//! - [`media`]: safe image decoding (limits against decompression bombs, EXIF orientation and date),
+//!   shared by the indexer and by image queries.
+//! - [`pull`]: `loupe models pull`: fetch from pinned Hugging Face repositories (sha256-checked) or install
+//!   from a local folder for air-gapped sites.
+//!
+//! Not for: deciding which model an index uses (the store records that) or fetching anything implicitly.
+//! Nothing here touches the network unless [`pull::pull_http`] is called.
+
+pub mod clip;
+pub mod media;
+pub mod pull;
+mod runtime;
+mod store;
+
+pub use clip::{ClipImageEncoder, ClipModel, ClipTextEncoder, Preprocessor};
+pub use runtime::Runtime;
+pub use store::{MANIFEST_FILE, ModelStore, read_manifest, sha256_file, write_manifest};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("ONNX Runtime library not found: {0}")]
+    RuntimeMissing(String),
+    #[error("ONNX Runtime: {0}")]
+    Ort(String),
+    #[error("model '{name}' is not installed in {dir} (installed: {installed}); {hint}")]
+    ModelMissing {
+        name: String,
+        dir: PathBuf,
+        installed: String,
+        hint: String,
+    },
+    #[error("model folder {path}: {reason}")]
+    BadModel { path: PathBuf, reason: String },
+    #[error("tokenizer {path}: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+    #[error("checksum mismatch for {path}: expected sha256 {expected}, got {actual}")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("download {url}: {reason}")]
+    Download { url: String, reason: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl<T> From<ort::Error<T>> for Error {
+    fn from(e: ort::Error<T>) -> Self {
+        Self::Ort(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

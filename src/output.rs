@@ -1,0 +1,71 @@
+//! Tables for people, JSON for programs.
+
+use anyhow::Result;
+use loupe_schemas::{IndexReport, SearchResponse};
+
+pub fn index_report(r: &IndexReport, model: &str, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
+    }
+    println!(
+        "indexed {}  linked {}  unchanged {}  removed {}  failed {}  ignored {}  ({} files seen, {:.1} s, {:.1} files/s, model {model})",
+        r.indexed,
+        r.linked,
+        r.unchanged,
+        r.removed,
+        r.failed.len(),
+        r.ignored,
+        r.seen,
+        r.elapsed_s,
+        r.files_per_s
+    );
+    for f in &r.failed {
+        println!("  failed: {}: {}", f.path, f.reason);
+    }
+    if r.interrupted {
+        println!("interrupted: run the same command again to finish (nothing is indexed twice)");
+    }
+    Ok(())
+}
+
+pub fn search_response(resp: &SearchResponse, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(resp)?);
+        return Ok(());
+    }
+    if resp.hits.is_empty() {
+        println!("no results ({:.1} ms)", resp.took_ms);
+        return Ok(());
+    }
+    println!(
+        "{:>3}  {:>7}  {:<22}  {:<9}  path",
+        "#", "score", "signals (rank:score)", "size"
+    );
+    for (i, h) in resp.hits.iter().enumerate() {
+        let signals: Vec<String> = h
+            .signals
+            .iter()
+            .map(|s| format!("{}#{}:{:.3}", &s.signal.as_str()[..3], s.rank, s.score))
+            .collect();
+        let size = match (h.asset.width, h.asset.height) {
+            (Some(w), Some(hh)) => format!("{w}x{hh}"),
+            _ => String::new(),
+        };
+        println!(
+            "{:>3}  {:>7.4}  {:<22}  {:<9}  {}",
+            i + 1,
+            h.score,
+            signals.join(" "),
+            size,
+            h.asset.path
+        );
+    }
+    println!(
+        "{} results in {:.1} ms (model {})",
+        resp.hits.len(),
+        resp.took_ms,
+        resp.visual_model
+    );
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! loupe-store: the Index, the one place Loupe's data lives.
+//!
+//! An index folder holds:
+//! - `vectors/`: Qdrant (embedded `qdrant-edge`) with named vectors, one point per segment, and payload
+//!   indexes for every filter ([`vectors`]); a Qdrant server implements the same [`VectorBackend`] trait;
+//! - `text/`: tantivy over names, paths and text ([`text`]);
+//! - `catalog.redb`: which path holds which content and what each asset is ([`catalog`]);
+//! - `index.json`: which models built it ([`IndexMeta`]); a query with another model is refused.
+//!
+//! Invariants: point ids are UUIDv5 of (asset id, locator), so writing twice is an upsert; the catalog
+//! is committed last, so a crash leaves work to redo, never a path that is marked done without its data.
+//! One writer process at a time (`lock` file); readers share.
+//!
+//! Not for: decoding media or running models.
+
+pub mod catalog;
+pub mod text;
+pub mod vectors;
+
+pub use catalog::{AssetRecord, Catalog, CatalogChanges, FileEntry};
+pub use text::{TextDoc, TextHit, TextIndex};
+pub use vectors::{
+    EdgeBackend, Point, PointPayload, Scored, Space, VectorBackend, VectorQuery, ancestor_dirs,
+};
+
+use loupe_schemas::{AssetId, Segment};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no index at {0} (run `loupe index PATH` first)")]
+    NoIndex(PathBuf),
+    #[error(
+        "the index at {dir} was built with visual model '{index_model}', but the query uses '{query_model}'; \
+         use the same model (--model) or rebuild the index into another --index folder"
+    )]
+    ModelMismatch {
+        dir: PathBuf,
+        index_model: String,
+        query_model: String,
+    },
+    #[error("index is busy: {0}")]
+    Busy(String),
+    #[error("vector store: {0}")]
+    Vector(String),
+    #[error("text index: {0}")]
+    Text(String),
+    #[error("catalog: {0}")]
+    Catalog(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Stable machine-readable code for JSON error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoIndex(_) => "no_index",
+            Self::ModelMismatch { .. } => "model_mismatch",
+            Self::Busy(_) => "index_busy",
+            Self::Vector(_) | Self::Text(_) | Self::Catalog(_) => "store_error",
+            Self::Io { .. } => "io_error",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `index.json`: what built this index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    pub format: u32,
+    /// `name@fingerprint` of the CLIP model whose image tower wrote the visual vectors.
+    pub visual_model: String,
+    pub visual_dim: usize,
+    /// Seconds since the Unix epoch.
+    pub created_unix: u64,
+}
+
+const FORMAT: u32 = 1;
+const META_FILE: &str = "index.json";
+
+/// How an index is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A segment to write: its vectors and its text.
+#[derive(Debug, Clone)]
+pub struct SegmentWrite {
+    pub segment: Segment,
+    pub vectors: Vec<(Space, Vec<f32>)>,
+    pub body: String,
+}
+
+/// One change to the index, as the indexer sees it.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// New content at `path`, with its segments already embedded.
+    Put {
+        path: String,
+        file: FileEntry,
+        record: AssetRecord,
+        segments: Vec<SegmentWrite>,
+    },
+    /// `path` holds content that is already indexed (a copy or a move): no embedding needed.
+    Link { path: String, file: FileEntry },
+    /// `path` no longer exists (or no longer holds media).
+    Unlink { path: String },
+}
+
+/// The Index: vectors + text + catalog, opened together.
+pub struct Index {
+    dir: PathBuf,
+    meta: IndexMeta,
+    vectors: Box<dyn VectorBackend>,
+    text: TextIndex,
+    catalog: Catalog,
+    access: Access,
+    _lock: File,
+}
+
+fn lock(dir: &Path, access: Access) -> Result<File> {
+    let path = dir.join("lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let res = match access {
+        Access::Write => f.try_lock(),
+        Access::Read => f.try_lock_shared(),
+    };
+    match res {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(format!(
+            "{} is being {} by another Loupe process; wait for it to finish",
+            dir.display(),
+            match access {
+                Access::Write => "used",
+                Access::Read => "written",
+            }
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("locking {}", path.display()), e)),
+    }
+}
+
+impl Index {
+    /// Opens an existing index.
+    pub fn open(dir: &Path, access: Access) -> Result<Self> {
+        let meta_path = dir.join(META_FILE);
+        if !meta_path.is_file() {
+            return Err(Error::NoIndex(dir.to_path_buf()));
+        }
+        let lock = lock(dir, access)?;
+        let meta: IndexMeta = serde_json::from_str(
+            &std::fs::read_to_string(&meta_path)
+                .map_err(|e| Error::io(format!("reading {}", meta_path.display()), e))?,
+        )
+        .map_err(|e| Error::Catalog(format!("{}: {e}", meta_path.display())))?;
+        if meta.format != FORMAT {
+            return Err(Error::Catalog(format!(
+                "{} has format {}, this Loupe reads format {FORMAT}; rebuild the index",
+                meta_path.display(),
+                meta.format
+            )));
+        }
+        Self::open_parts(dir, meta, access, lock)
+    }
+
+    /// Opens the index for writing with `visual_model`, creating it if needed. An existing index
+    /// built by another model is refused.
+    pub fn open_or_create(dir: &Path, visual_model: &str, visual_dim: usize) -> Result<Self> {
+        if dir.join(META_FILE).is_file() {
+            let idx = Self::open(dir, Access::Write)?;
+            idx.check_model(visual_model)?;
+            return Ok(idx);
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let lock = lock(dir, Access::Write)?;
+        let meta = IndexMeta {
+            format: FORMAT,
+            visual_model: visual_model.to_string(),
+            visual_dim,
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        };
+        let idx = Self::open_parts(dir, meta.clone(), Access::Write, lock)?;
+        // Written last: a folder without index.json is not an index yet.
+        let tmp = dir.join("index.json.tmp");
+        let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::Catalog(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, dir.join(META_FILE)).map_err(|e| Error::io("writing index.json", e))?;
+        Ok(idx)
+    }
+
+    fn open_parts(dir: &Path, meta: IndexMeta, access: Access, lock: File) -> Result<Self> {
+        let vectors = EdgeBackend::open(&dir.join("vectors"), meta.visual_dim)?;
+        let text = match access {
+            Access::Write => TextIndex::open_writer(&dir.join("text"))?,
+            Access::Read => TextIndex::open_reader(&dir.join("text"))?,
+        };
+        let catalog = Catalog::open(&dir.join("catalog.redb"))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            meta,
+            vectors: Box::new(vectors),
+            text,
+            catalog,
+            access,
+            _lock: lock,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn meta(&self) -> &IndexMeta {
+        &self.meta
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn vectors(&self) -> &dyn VectorBackend {
+        self.vectors.as_ref()
+    }
+
+    pub fn text(&self) -> &TextIndex {
+        &self.text
+    }
+
+    /// Refuses a query or write model that differs from the one that built the index.
+    pub fn check_model(&self, model: &str) -> Result<()> {
+        if self.meta.visual_model == model {
+            Ok(())
+        } else {
+            Err(Error::ModelMismatch {
+                dir: self.dir.clone(),
+                index_model: self.meta.visual_model.clone(),
+                query_model: model.to_string(),
+            })
+        }
+    }
+
+    /// Applies a batch of changes: vectors and text first (made durable), the catalog last.
+    pub fn apply(&self, ops: Vec<Op>) -> Result<()> {
+        if self.access != Access::Write {
+            return Err(Error::Busy("index opened read-only".into()));
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        // Final state of every asset this batch touches.
+        let mut touched: BTreeMap<AssetId, Option<AssetRecord>> = BTreeMap::new();
+        let mut new_segments: BTreeMap<AssetId, Vec<SegmentWrite>> = BTreeMap::new();
+        let mut changes = CatalogChanges::default();
+        // Current state, looking through this batch's own changes first.
+        let record_of =
+            |id: &AssetId, touched: &BTreeMap<AssetId, Option<AssetRecord>>| -> Result<Option<AssetRecord>> {
+                match touched.get(id) {
+                    Some(r) => Ok(r.clone()),
+                    None => self.catalog.asset(id),
+                }
+            };
+        let mut file_of: BTreeMap<String, Option<FileEntry>> = BTreeMap::new();
+        for op in ops {
+            let path = match &op {
+                Op::Put { path, .. } | Op::Link { path, .. } | Op::Unlink { path } => path.clone(),
+            };
+            let previous = match file_of.get(&path) {
+                Some(p) => p.clone(),
+                None => self.catalog.file(&path)?,
+            };
+            let new_asset = match &op {
+                Op::Put { file, .. } | Op::Link { file, .. } => Some(file.asset_id.clone()),
+                Op::Unlink { .. } => None,
+            };
+            // Detach the path from the content it held before, if that changes.
+            if let Some(prev) = previous
+                .as_ref()
+                .filter(|p| Some(&p.asset_id) != new_asset.as_ref())
+                && let Some(mut rec) = record_of(&prev.asset_id, &touched)?
+            {
+                rec.asset.paths.retain(|p| p != &path);
+                let keep = !rec.asset.paths.is_empty();
+                if keep && rec.asset.path == path {
+                    rec.asset.path = rec.asset.paths[0].clone();
+                }
+                touched.insert(prev.asset_id.clone(), keep.then_some(rec));
+            }
+            match op {
+                Op::Put {
+                    path,
+                    file,
+                    record,
+                    segments,
+                } => {
+                    let id = file.asset_id.clone();
+                    let mut rec = match record_of(&id, &touched)? {
+                        Some(existing) => existing,
+                        None => record,
+                    };
+                    if !rec.asset.paths.contains(&path) {
+                        rec.asset.paths.push(path.clone());
+                        rec.asset.paths.sort();
+                    }
+                    touched.insert(id.clone(), Some(rec));
+                    new_segments.insert(id, segments);
+                    file_of.insert(path.clone(), Some(file.clone()));
+                    changes.files.push((path, Some(file)));
+                }
+                Op::Link { path, file } => {
+                    let id = file.asset_id.clone();
+                    let Some(mut rec) = record_of(&id, &touched)? else {
+                        return Err(Error::Catalog(format!("link of {path} to unknown asset {id}")));
+                    };
+                    if !rec.asset.paths.contains(&path) {
+                        rec.asset.paths.push(path.clone());
+                        rec.asset.paths.sort();
+                    }
+                    touched.insert(id, Some(rec));
+                    file_of.insert(path.clone(), Some(file.clone()));
+                    changes.files.push((path, Some(file)));
+                }
+                Op::Unlink { path } => {
+                    file_of.insert(path.clone(), None);
+                    changes.files.push((path, None));
+                }
+            }
+        }
+
+        let mut points = Vec::new();
+        let mut docs = Vec::new();
+        for (id, rec) in &touched {
+            match rec {
+                None => {
+                    self.vectors.delete_asset(id)?;
+                    self.text.delete_asset(id)?;
+                }
+                Some(rec) => {
+                    let dirs = dirs_of(&rec.asset.paths);
+                    if let Some(segments) = new_segments.remove(id) {
+                        for s in segments {
+                            if !s.vectors.is_empty() {
+                                points.push(Point {
+                                    segment: s.segment.clone(),
+                                    payload: PointPayload {
+                                        kind: rec.asset.kind,
+                                        dirs: dirs.clone(),
+                                        date_ts: rec.date_ts(),
+                                    },
+                                    vectors: s.vectors,
+                                });
+                            }
+                            docs.push(TextDoc {
+                                segment_id: s.segment.id,
+                                asset_id: id.clone(),
+                                kind: rec.asset.kind,
+                                paths: rec.asset.paths.clone(),
+                                dirs: dirs.clone(),
+                                date_ts: rec.date_ts(),
+                                body: s.body,
+                            });
+                        }
+                    } else {
+                        self.vectors.set_dirs(id, &dirs)?;
+                        for mut d in self.text.docs_of(id)? {
+                            d.paths = rec.asset.paths.clone();
+                            d.dirs = dirs.clone();
+                            docs.push(d);
+                        }
+                    }
+                }
+            }
+            changes.assets.push((id.clone(), rec.clone()));
+        }
+        self.vectors.upsert(points)?;
+        self.text.upsert(&docs)?;
+        self.vectors.flush()?;
+        self.text.commit()?;
+        self.catalog.commit(&changes)
+    }
+
+    /// Builds the vector search structures (HNSW) for what was written.
+    pub fn optimize(&self) -> Result<()> {
+        self.vectors.optimize()
+    }
+
+    /// The asset record and the segment locator behind a segment id (from the text index's
+    /// stored fields and the catalog).
+    pub fn asset(&self, id: &AssetId) -> Result<Option<AssetRecord>> {
+        self.catalog.asset(id)
+    }
+}
+
+/// Union of the ancestor folders of every path, sorted.
+pub fn dirs_of(paths: &[String]) -> Vec<String> {
+    let mut dirs: Vec<String> = paths.iter().flat_map(|p| ancestor_dirs(p)).collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
