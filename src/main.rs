@@ -108,7 +108,8 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOUPE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LOUPE_LOG")
+                .unwrap_or_else(|_| "warn,qdrant_edge=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

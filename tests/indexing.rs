@@ -202,6 +202,42 @@ fn killed_runs_resume_without_duplicates() {
         child.kill().unwrap(); // SIGKILL: no chance to clean up
         child.wait().unwrap();
     }
+    // Ctrl-C (SIGINT) finishes the current batch and exits 130 with an "interrupted" report.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .args([
+            "--index",
+            killed.to_str().unwrap(),
+            "--models",
+            models.to_str().unwrap(),
+            "--json",
+        ])
+        .args([
+            "index",
+            lib.to_str().unwrap(),
+            "--model",
+            "tiny-clip-colour",
+            "--batch",
+            "2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    if out.status.code() == Some(130) {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["interrupted"], true, "{report}");
+    } else {
+        // It finished before the signal came: that is fine too, but it must have succeeded.
+        assert!(out.status.success(), "{:?}", out.status);
+    }
+
     let r = index(&killed, &lib);
     assert_eq!(r["failed"].as_array().unwrap().len(), 0, "{r}");
     assert_eq!(

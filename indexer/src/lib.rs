@@ -211,7 +211,7 @@ pub fn index_path(
                 Err(reason) => {
                     report.failed.push(FileFailure {
                         path: c.key.clone(),
-                        reason,
+                        reason: reason.trim().to_string(),
                     });
                     // The path no longer holds what the catalog says it held.
                     if c.previous.is_some() {

@@ -268,22 +268,21 @@ impl ClipImageEncoder {
     }
 }
 
-/// The CLIP text tower.
-pub struct ClipTextEncoder {
-    session: Mutex<Session>,
+/// CLIP's tokenizer: the repository's `tokenizer.json` (BPE over CLIP's merges) plus the special
+/// tokens from `tokenizer_config.json`. Output is `<|startoftext|> ... <|endoftext|>`, at most 77 ids.
+pub struct ClipTokenizer {
     tokenizer: tokenizers::Tokenizer,
+    path: PathBuf,
     pad_id: i64,
     eot_id: i64,
-    output: String,
-    wants_mask: bool,
 }
 
-impl ClipTextEncoder {
-    /// Loads `dir/model.onnx`, `dir/tokenizer.json` and `dir/tokenizer_config.json`.
-    pub fn load(rt: &Runtime, dir: &Path) -> Result<Self> {
-        let tok_path = dir.join("tokenizer.json");
-        let tokenizer = tokenizers::Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer {
-            path: tok_path.clone(),
+impl ClipTokenizer {
+    /// Loads `dir/tokenizer.json` and `dir/tokenizer_config.json`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join("tokenizer.json");
+        let tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(|e| Error::Tokenizer {
+            path: path.clone(),
             reason: e.to_string(),
         })?;
         let cfg_path = dir.join("tokenizer_config.json");
@@ -303,12 +302,62 @@ impl ClipTextEncoder {
                 .token_to_id(tok)
                 .map(i64::from)
                 .ok_or_else(|| Error::Tokenizer {
-                    path: tok_path.clone(),
+                    path: path.clone(),
                     reason: format!("{key} '{tok}' is not in the vocabulary"),
                 })
         };
         let eot_id = token_id("eos_token", "<|endoftext|>")?;
         let pad_id = token_id("pad_token", "<|endoftext|>")?;
+        Ok(Self {
+            tokenizer,
+            path,
+            pad_id,
+            eot_id,
+        })
+    }
+
+    /// Token ids as CLIP sees them; longer texts are cut to 77 with the end token kept.
+    pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
+        let enc = self.tokenizer.encode(text, true).map_err(|e| Error::Tokenizer {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut ids: Vec<i64> = enc.get_ids().iter().map(|&i| i64::from(i)).collect();
+        if ids.len() > CONTEXT_LENGTH {
+            ids.truncate(CONTEXT_LENGTH);
+            ids[CONTEXT_LENGTH - 1] = self.eot_id;
+        }
+        Ok(ids)
+    }
+
+    /// A padded batch: (input_ids, attention_mask), both `[texts, longest]`.
+    pub fn batch(&self, texts: &[&str]) -> Result<(Array2<i64>, Array2<i64>)> {
+        let tokens: Vec<Vec<i64>> = texts.iter().map(|t| self.encode(t)).collect::<Result<_>>()?;
+        let len = tokens.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let mut ids = Array2::<i64>::from_elem((texts.len(), len), self.pad_id);
+        let mut mask = Array2::<i64>::zeros((texts.len(), len));
+        for (r, t) in tokens.iter().enumerate() {
+            for (c, &id) in t.iter().enumerate() {
+                ids[[r, c]] = id;
+                mask[[r, c]] = 1;
+            }
+        }
+        Ok((ids, mask))
+    }
+}
+
+/// The CLIP text tower.
+pub struct ClipTextEncoder {
+    session: Mutex<Session>,
+    tokenizer: ClipTokenizer,
+    output: String,
+    wants_mask: bool,
+}
+
+impl ClipTextEncoder {
+    /// Loads `dir/model.onnx` and the tokenizer beside it.
+    pub fn load(rt: &Runtime, dir: &Path) -> Result<Self> {
+        let tokenizer = ClipTokenizer::load(dir)?;
         let onnx = dir.join("model.onnx");
         let session = rt.session(&onnx)?;
         let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -323,25 +372,13 @@ impl ClipTextEncoder {
         Ok(Self {
             session: Mutex::new(session),
             tokenizer,
-            pad_id,
-            eot_id,
             output,
             wants_mask,
         })
     }
 
-    /// Token ids as CLIP sees them: `<|startoftext|> ... <|endoftext|>`, at most 77, the end token kept.
-    pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
-        let enc = self.tokenizer.encode(text, true).map_err(|e| Error::Tokenizer {
-            path: PathBuf::from("tokenizer.json"),
-            reason: e.to_string(),
-        })?;
-        let mut ids: Vec<i64> = enc.get_ids().iter().map(|&i| i64::from(i)).collect();
-        if ids.len() > CONTEXT_LENGTH {
-            ids.truncate(CONTEXT_LENGTH);
-            ids[CONTEXT_LENGTH - 1] = self.eot_id;
-        }
-        Ok(ids)
+    pub fn tokenizer(&self) -> &ClipTokenizer {
+        &self.tokenizer
     }
 
     /// Embeds a batch of texts (padded to the longest, at most 77 tokens).
@@ -349,16 +386,7 @@ impl ClipTextEncoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let tokens: Vec<Vec<i64>> = texts.iter().map(|t| self.tokenize(t)).collect::<Result<_>>()?;
-        let len = tokens.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let mut ids = Array2::<i64>::from_elem((texts.len(), len), self.pad_id);
-        let mut mask = Array2::<i64>::zeros((texts.len(), len));
-        for (r, t) in tokens.iter().enumerate() {
-            for (c, &id) in t.iter().enumerate() {
-                ids[[r, c]] = id;
-                mask[[r, c]] = 1;
-            }
-        }
+        let (ids, mask) = self.tokenizer.batch(texts)?;
         let mut session = self
             .session
             .lock()
@@ -465,5 +493,36 @@ mod tests {
         let mut z = vec![0.0, 0.0];
         l2_normalize(&mut z);
         assert_eq!(z, vec![0.0, 0.0]);
+    }
+
+    /// The tokenizer scripts/setup builds from the real CLIP merges gives CLIP's ids.
+    #[test]
+    fn clip_tokenizer_matches_openai_ids() {
+        let models = std::env::var_os("LOUPE_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/loupe/models")
+            });
+        let dir = models.join("tiny-clip-colour/text");
+        assert!(
+            dir.is_dir(),
+            "run scripts/setup first ({} missing)",
+            dir.display()
+        );
+        let t = ClipTokenizer::load(&dir).unwrap();
+        assert_eq!(
+            t.encode("a photo of a cat").unwrap(),
+            vec![49406, 320, 1125, 539, 320, 2368, 49407]
+        );
+        assert_eq!(t.encode("Red CAR!!").unwrap(), vec![49406, 736, 1615, 748, 49407]);
+        let long = "word ".repeat(200);
+        let ids = t.encode(&long).unwrap();
+        assert_eq!(ids.len(), CONTEXT_LENGTH);
+        assert_eq!(ids[0], 49406);
+        assert_eq!(ids[CONTEXT_LENGTH - 1], 49407);
+        let (ids, mask) = t.batch(&["red", "a photo of a cat"]).unwrap();
+        assert_eq!(ids.shape(), &[2, 7]);
+        assert_eq!(mask.row(0).sum(), 3);
+        assert_eq!(ids[[0, 5]], 49407, "padding is the end token");
     }
 }

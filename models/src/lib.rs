@@ -21,7 +21,7 @@ pub mod pull;
 mod runtime;
 mod store;
 
-pub use clip::{ClipImageEncoder, ClipModel, ClipTextEncoder, Preprocessor};
+pub use clip::{ClipImageEncoder, ClipModel, ClipTextEncoder, ClipTokenizer, Preprocessor};
 pub use runtime::Runtime;
 pub use store::{MANIFEST_FILE, ModelStore, read_manifest, sha256_file, write_manifest};
 
