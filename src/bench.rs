@@ -162,7 +162,8 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
 
     for &n in &args.points {
         let dir = tmp.path().join(format!("index-{n}"));
-        let index = Index::open_or_create(&dir, "bench@synthetic", dim)?;
+        // Recorded as built by the loaded model, so the real search path accepts it.
+        let index = Index::open_or_create(&dir, &model.id(), dim)?;
         let mut rng = Rng(n as u64 | 1);
         let t = Instant::now();
         let batch = 1000;
@@ -222,14 +223,17 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         let index = Index::open(&dir, Access::Read)?;
         let queries: Vec<Vec<f32>> = (0..args.queries).map(|_| rng.vector(dim)).collect();
         let none = Filters::default();
-        let (p50, p95, p99) = time_many(args.queries, |i| {
+        let nearest = |vector: &[f32], filters: &Filters| {
             index.vectors().search(&VectorQuery {
                 space: Space::Visual,
-                vector: &queries[i],
-                filters: &none,
+                vector,
+                filters,
                 limit: 50,
                 score_threshold: None,
-            })?;
+            })
+        };
+        let (p50, p95, p99) = time_many(args.queries, |i| {
+            nearest(&queries[i], &none)?;
             Ok(())
         })?;
         rows.push(Row {
@@ -241,13 +245,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             ..Filters::default()
         };
         let (p50, p95, p99) = time_many(args.queries, |i| {
-            index.vectors().search(&VectorQuery {
-                space: Space::Visual,
-                vector: &queries[i],
-                filters: &album,
-                limit: 50,
-                score_threshold: None,
-            })?;
+            nearest(&queries[i], &album)?;
             Ok(())
         })?;
         rows.push(Row {
@@ -264,41 +262,10 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             what: format!("{n} points: BM25 top-50 over names (tantivy)"),
             value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
         });
-        // The whole search path with the loaded model's text tower (the index is synthetic, so the
-        // model check is bypassed by searching through the parts the service uses).
+        // The whole search path the CLI and the server use.
         let (p50, p95, p99) = time_many(args.queries, |i| {
             let req = SearchRequest::text(format!("red photo album{:03}", i % 100));
-            let v = model.text.embed(&[req.text.as_deref().unwrap_or_default()])?;
-            let visual = index.vectors().search(&VectorQuery {
-                space: Space::Visual,
-                vector: &v[0],
-                filters: &req.filters,
-                limit: 50,
-                score_threshold: None,
-            })?;
-            let lexical = index
-                .text()
-                .search(req.text.as_deref().unwrap_or_default(), &req.filters, 50)?;
-            let lists = vec![
-                (
-                    loupe_schemas::Signal::Visual,
-                    visual
-                        .into_iter()
-                        .map(|s| (s.segment_id, s.asset_id, s.score))
-                        .collect(),
-                ),
-                (
-                    loupe_schemas::Signal::Lexical,
-                    lexical
-                        .into_iter()
-                        .map(|s| (s.segment_id, s.asset_id, s.score))
-                        .collect(),
-                ),
-            ];
-            let fused = loupe_query::fusion::fuse(&lists, &req.fusion);
-            for f in fused.iter().take(10) {
-                index.asset(&f.asset_id)?;
-            }
+            loupe_query::search(&index, &model, &req)?;
             Ok(())
         })?;
         rows.push(Row {

@@ -177,13 +177,14 @@ fn killed_runs_resume_without_duplicates() {
 
     let killed = tmp.path().join("killed");
     let models = models_dir();
-    for delay_ms in [150u64, 400, 900] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
+    let spawn = |batch: &str, stdout: std::process::Stdio| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
             .args([
                 "--index",
                 killed.to_str().unwrap(),
                 "--models",
                 models.to_str().unwrap(),
+                "--json",
             ])
             .args([
                 "index",
@@ -191,38 +192,21 @@ fn killed_runs_resume_without_duplicates() {
                 "--model",
                 "tiny-clip-colour",
                 "--batch",
-                "4",
-                "--quiet",
+                batch,
             ])
-            .stdout(std::process::Stdio::null())
+            .stdout(stdout)
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()
+    };
+    for delay_ms in [150u64, 400, 900] {
+        let mut child = spawn("4", std::process::Stdio::null());
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL: no chance to clean up
         child.wait().unwrap();
     }
     // Ctrl-C (SIGINT) finishes the current batch and exits 130 with an "interrupted" report.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .args([
-            "--index",
-            killed.to_str().unwrap(),
-            "--models",
-            models.to_str().unwrap(),
-            "--json",
-        ])
-        .args([
-            "index",
-            lib.to_str().unwrap(),
-            "--model",
-            "tiny-clip-colour",
-            "--batch",
-            "2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn("2", std::process::Stdio::piped());
     std::thread::sleep(Duration::from_millis(700));
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -165,19 +165,20 @@ pub fn l2_normalize(v: &mut [f32]) {
     }
 }
 
-/// Picks the embedding output: the preferred name if the model has it, else its only output.
+/// Picks the embedding output: the preferred name if the model has it, else the first output (the
+/// convention fastembed relies on for Qdrant's CLIP exports). Its rank is checked at run time.
 fn output_name(session: &Session, preferred: &str, path: &Path) -> Result<String> {
     let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
     if names.contains(&preferred) {
         return Ok(preferred.to_string());
     }
-    match names.as_slice() {
-        [only] => Ok((*only).to_string()),
-        _ => Err(Error::BadModel {
+    names
+        .first()
+        .map(|n| (*n).to_string())
+        .ok_or_else(|| Error::BadModel {
             path: path.to_path_buf(),
-            reason: format!("no '{preferred}' output (outputs: {names:?})"),
-        }),
-    }
+            reason: "model has no outputs".into(),
+        })
 }
 
 fn extract_rows(

@@ -86,24 +86,22 @@ impl TextIndex {
 
     /// Opens for reading and writing (one writer per index at a time).
     pub fn open_writer(dir: &Path) -> Result<Self> {
-        let (index, fields) = Self::open_index(dir)?;
-        let writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(terr)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(terr)?;
-        Ok(Self {
-            index,
-            reader,
-            writer: Some(Mutex::new(writer)),
-            fields,
-        })
+        Self::open(dir, true)
     }
 
     /// Opens for reading only.
     pub fn open_reader(dir: &Path) -> Result<Self> {
+        Self::open(dir, false)
+    }
+
+    fn open(dir: &Path, write: bool) -> Result<Self> {
         let (index, fields) = Self::open_index(dir)?;
+        let writer = if write {
+            let w: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(terr)?;
+            Some(Mutex::new(w))
+        } else {
+            None
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -112,7 +110,7 @@ impl TextIndex {
         Ok(Self {
             index,
             reader,
-            writer: None,
+            writer,
             fields,
         })
     }
