@@ -195,10 +195,11 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
                         size: 1000,
                         mtime_ns: 0,
                     },
-                    record: AssetRecord {
+                    record: Box::new(AssetRecord {
                         asset,
                         captured_ts: None,
-                    },
+                        segments: vec![],
+                    }),
                     segments: vec![SegmentWrite {
                         segment: Segment::new(id, Locator::Whole),
                         vectors: vec![(Space::Visual, rng.vector(dim))],

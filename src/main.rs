@@ -9,7 +9,7 @@ mod output;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use config::Config;
-use loupe_schemas::{AssetId, AssetKind, Filters, Fusion, ImageQuery, SearchRequest};
+use loupe_schemas::{AssetId, AssetKind, Filters, Fusion, GroupBy, ImageQuery, SearchRequest};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,6 +102,9 @@ struct SearchArgs {
     w_visual: f32,
     #[arg(long, default_value_t = 0.5)]
     w_lexical: f32,
+    /// moment (merge adjacent hits of a video or recording), asset (best hit per file) or segment.
+    #[arg(long, default_value = "moment")]
+    group_by: GroupBy,
 }
 
 fn main() {
@@ -269,6 +272,7 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
             asset_ids: Vec::new(),
         },
         fusion,
+        group_by: a.group_by,
     };
     if req.text.is_none() && req.image.is_none() {
         bail!(loupe_query::Error::BadRequest(

@@ -39,8 +39,8 @@ pub fn search_response(resp: &SearchResponse, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:>3}  {:>7}  {:<22}  {:<9}  path",
-        "#", "score", "signals (rank:score)", "size"
+        "{:>3}  {:>7}  {:<22}  {:<11}  path",
+        "#", "score", "signals (rank:score)", "size/time"
     );
     for (i, h) in resp.hits.iter().enumerate() {
         let signals: Vec<String> = h
@@ -48,17 +48,18 @@ pub fn search_response(resp: &SearchResponse, json: bool) -> Result<()> {
             .iter()
             .map(|s| format!("{}#{}:{:.3}", &s.signal.as_str()[..3], s.rank, s.score))
             .collect();
-        let size = match (h.asset.width, h.asset.height) {
-            (Some(w), Some(hh)) => format!("{w}x{hh}"),
+        let size = match (h.moment, h.asset.width, h.asset.height) {
+            (Some(m), _, _) => format!("{:.1}-{:.1}s", m.start, m.end),
+            (None, Some(w), Some(hh)) => format!("{w}x{hh}"),
             _ => String::new(),
         };
         println!(
-            "{:>3}  {:>7.4}  {:<22}  {:<9}  {}",
+            "{:>3}  {:>7.4}  {:<22}  {:<11}  {}",
             i + 1,
             h.score,
             signals.join(" "),
             size,
-            h.asset.path
+            h.deep_link
         );
     }
     println!(

@@ -15,6 +15,8 @@
 //!
 //! Not for: search, or deciding which model to use (the caller passes a loaded [`ClipModel`]).
 
+pub mod video;
+
 pub use loupe_models::media::{DecodeLimits, DecodedImage, decode_image};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -62,11 +64,26 @@ impl Default for Options {
 
 /// File extensions read as images.
 const IMAGE_EXTS: &[&str] = &["jpg", "jpeg", "jpe", "png", "webp", "gif", "tif", "tiff", "bmp"];
+/// File extensions read as videos (through ffmpeg).
+const VIDEO_EXTS: &[&str] = &[
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "wmv", "flv", "3gp", "ts", "mts",
+];
+/// File extensions read as sound recordings (through ffmpeg).
+const AUDIO_EXTS: &[&str] = &["mp3", "wav", "flac", "m4a", "ogg", "oga", "opus", "aac", "wma"];
 
 /// The kind of media a path names, by extension; `None` for files Loupe does not read.
 pub fn kind_of(path: &Path) -> Option<AssetKind> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    IMAGE_EXTS.contains(&ext.as_str()).then_some(AssetKind::Image)
+    let ext = ext.as_str();
+    if IMAGE_EXTS.contains(&ext) {
+        Some(AssetKind::Image)
+    } else if VIDEO_EXTS.contains(&ext) {
+        Some(AssetKind::Video)
+    } else if AUDIO_EXTS.contains(&ext) {
+        Some(AssetKind::Audio)
+    } else {
+        None
+    }
 }
 
 struct Candidate {
@@ -88,8 +105,28 @@ enum Prepared {
 struct NewContent {
     file: FileEntry,
     record: AssetRecord,
-    pixels: ndarray::Array3<f32>,
+    items: Vec<Item>,
 }
+
+/// One future segment of new content.
+struct Item {
+    locator: Locator,
+    pixels: Option<Pixels>,
+    /// Saved as the segment's thumbnail (video keyframes).
+    thumbnail: Option<image::RgbImage>,
+}
+
+enum Pixels {
+    /// Already through CLIP preprocessing.
+    Ready(ndarray::Array3<f32>),
+    /// A frame to preprocess when its batch is embedded (keeps memory bounded for long videos).
+    Frame(image::RgbImage),
+}
+
+/// Consecutive shots whose keyframes are this similar become one segment...
+const MERGE_COSINE: f32 = 0.95;
+/// ...as long as the merged segment stays this short (seconds), so deep links stay useful.
+const MERGE_MAX_SPAN: f64 = 60.0;
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
     meta.modified()
@@ -184,8 +221,15 @@ pub fn index_path(
     spinner.finish_and_clear();
 
     let bar = progress_bar(opts.progress, Some(todo.len() as u64));
-    let model_dim = model.manifest.dim;
-    for chunk in todo.chunks(opts.batch_size.max(1)) {
+    // Photos go in batches (decoded in parallel); each video or recording is a batch of its own,
+    // since one file can hold hundreds of keyframes.
+    let (photos, timed): (Vec<Candidate>, Vec<Candidate>) =
+        todo.into_iter().partition(|c| c.kind == AssetKind::Image);
+    let chunks = photos
+        .chunks(opts.batch_size.max(1))
+        .chain(timed.chunks(1))
+        .collect::<Vec<_>>();
+    for chunk in chunks {
         if cancel.load(Ordering::SeqCst) {
             report.interrupted = true;
             break;
@@ -196,7 +240,7 @@ pub fn index_path(
             .map(|(i, c)| (i, prepare(index, model, c, &opts.limits)))
             .collect();
         let mut ops = Vec::new();
-        let mut new_items = Vec::new();
+        let mut new_content = Vec::new();
         for (i, p) in prepared {
             let c = &chunk[i];
             match p {
@@ -207,7 +251,7 @@ pub fn index_path(
                         file,
                     });
                 }
-                Ok(Prepared::New(n)) => new_items.push((c, n.file, n.record, n.pixels)),
+                Ok(Prepared::New(n)) => new_content.push((c, *n)),
                 Err(reason) => {
                     report.failed.push(FileFailure {
                         path: c.key.clone(),
@@ -220,30 +264,14 @@ pub fn index_path(
                 }
             }
         }
-        if !new_items.is_empty() {
-            let pixels: Vec<_> = new_items.iter().map(|(_, _, _, p)| p.clone()).collect();
-            let vectors = model.vision.embed_preprocessed(&pixels)?;
-            for ((c, file, record, _), v) in new_items.into_iter().zip(vectors) {
-                if v.len() != model_dim {
-                    report.failed.push(FileFailure {
-                        path: c.key.clone(),
-                        reason: format!("model returned {} values, manifest says {model_dim}", v.len()),
-                    });
-                    continue;
-                }
-                report.indexed += 1;
-                let segment = Segment::new(file.asset_id.clone(), Locator::Whole);
-                ops.push(Op::Put {
-                    path: c.key.clone(),
-                    file,
-                    record,
-                    segments: vec![SegmentWrite {
-                        segment,
-                        vectors: vec![(Space::Visual, v)],
-                        body: String::new(),
-                    }],
-                });
-            }
+        for (c, n) in embed_all(index, model, new_content, opts.batch_size.max(1))? {
+            report.indexed += 1;
+            ops.push(Op::Put {
+                path: c.key.clone(),
+                file: n.0,
+                record: Box::new(n.1),
+                segments: n.2,
+            });
         }
         index.apply(ops)?;
         bar.inc(chunk.len() as u64);
@@ -271,6 +299,104 @@ pub fn index_path(
         0.0
     };
     Ok(report)
+}
+
+type Built = (FileEntry, AssetRecord, Vec<SegmentWrite>);
+
+/// Embeds every item of the new content in batches, merges near-identical consecutive shots,
+/// saves thumbnails, and returns what to write.
+fn embed_all<'c>(
+    index: &Index,
+    model: &ClipModel,
+    content: Vec<(&'c Candidate, NewContent)>,
+    batch: usize,
+) -> Result<Vec<(&'c Candidate, Built)>> {
+    // Flatten (content, item) pairs that need the model.
+    let mut wanted: Vec<(usize, usize)> = Vec::new();
+    for (ci, (_, n)) in content.iter().enumerate() {
+        for (ii, item) in n.items.iter().enumerate() {
+            if item.pixels.is_some() {
+                wanted.push((ci, ii));
+            }
+        }
+    }
+    let mut vectors: Vec<Vec<Option<Vec<f32>>>> =
+        content.iter().map(|(_, n)| vec![None; n.items.len()]).collect();
+    let pre = model.vision.preprocessor();
+    for group in wanted.chunks(batch) {
+        let pixels: Vec<ndarray::Array3<f32>> = group
+            .par_iter()
+            .map(|&(ci, ii)| match &content[ci].1.items[ii].pixels {
+                Some(Pixels::Ready(a)) => a.clone(),
+                Some(Pixels::Frame(f)) => pre.apply(&image::DynamicImage::ImageRgb8(f.clone())),
+                None => ndarray::Array3::zeros((0, 0, 0)),
+            })
+            .collect();
+        let out = model.vision.embed_preprocessed(&pixels)?;
+        for (&(ci, ii), v) in group.iter().zip(out) {
+            if v.len() != model.manifest.dim {
+                return Err(Error::Model(loupe_models::Error::Ort(format!(
+                    "model returned {} values, its manifest says {}",
+                    v.len(),
+                    model.manifest.dim
+                ))));
+            }
+            vectors[ci][ii] = Some(v);
+        }
+    }
+    let mut built = Vec::with_capacity(content.len());
+    for ((c, n), vecs) in content.into_iter().zip(vectors) {
+        let asset_id = n.file.asset_id.clone();
+        let mut segments: Vec<(Locator, Option<Vec<f32>>, Option<image::RgbImage>)> = Vec::new();
+        for (item, v) in n.items.into_iter().zip(vecs) {
+            if let (
+                Some((Locator::Shot { t_start, .. }, Some(pv), _)),
+                Locator::Shot { t_end, .. },
+                Some(cv),
+            ) = (segments.last_mut(), &item.locator, &v)
+            {
+                let span = t_end - *t_start;
+                let cos: f32 = pv.iter().zip(cv).map(|(a, b)| a * b).sum();
+                if cos >= MERGE_COSINE && span <= MERGE_MAX_SPAN {
+                    if let Some((Locator::Shot { t_end: prev_end, .. }, _, _)) = segments.last_mut() {
+                        *prev_end = *t_end;
+                    }
+                    continue;
+                }
+            }
+            segments.push((item.locator, v, item.thumbnail));
+        }
+        let mut writes = Vec::with_capacity(segments.len());
+        for (locator, v, thumb) in segments {
+            let segment = Segment::new(asset_id.clone(), locator);
+            if let Some(t) = thumb {
+                save_thumbnail(&index.thumbnail_path(segment.id), &t);
+            }
+            writes.push(SegmentWrite {
+                segment,
+                vectors: v.map(|v| vec![(Space::Visual, v)]).unwrap_or_default(),
+                body: String::new(),
+            });
+        }
+        built.push((c, (n.file, n.record, writes)));
+    }
+    Ok(built)
+}
+
+/// Writes a JPEG thumbnail; failing to is not worth failing the file for.
+fn save_thumbnail(path: &Path, img: &image::RgbImage) {
+    let result = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
+            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
+            img.write_with_encoder(enc).map_err(|e| e.to_string())
+        });
+    if let Err(e) = result {
+        tracing::warn!("thumbnail {}: {e}", path.display());
+    }
 }
 
 fn progress_bar(show: bool, len: Option<u64>) -> ProgressBar {
@@ -301,35 +427,62 @@ fn prepare(
     if c.size == 0 {
         return Err("empty file (0 bytes)".into());
     }
-    if c.size > limits.max_file_bytes {
-        return Err(format!(
-            "file is {} bytes, over the {} byte limit for images",
-            c.size, limits.max_file_bytes
-        ));
-    }
-    let bytes = std::fs::read(&c.path).map_err(|e| format!("cannot read: {e}"))?;
-    let asset_id = AssetId::from_hash(blake3::hash(&bytes).as_bytes());
+    // Photos are read once into memory (hash + decode); videos and recordings are hashed as a
+    // stream, since they can be many gigabytes, and decoded by ffmpeg from the file.
+    let bytes = if c.kind == AssetKind::Image {
+        if c.size > limits.max_file_bytes {
+            return Err(format!(
+                "file is {} bytes, over the {} byte limit for images",
+                c.size, limits.max_file_bytes
+            ));
+        }
+        Some(std::fs::read(&c.path).map_err(|e| format!("cannot read: {e}"))?)
+    } else {
+        None
+    };
+    let (hash, size) = match &bytes {
+        Some(b) => (blake3::hash(b), b.len() as u64),
+        None => {
+            let f = std::fs::File::open(&c.path).map_err(|e| format!("cannot read: {e}"))?;
+            let mut h = blake3::Hasher::new();
+            h.update_reader(f).map_err(|e| format!("cannot read: {e}"))?;
+            (h.finalize(), c.size)
+        }
+    };
     let file = FileEntry {
-        asset_id: asset_id.clone(),
-        size: bytes.len() as u64,
+        asset_id: AssetId::from_hash(hash.as_bytes()),
+        size,
         mtime_ns: c.mtime_ns,
     };
     if index
         .catalog()
-        .asset(&asset_id)
+        .asset(&file.asset_id)
         .map_err(|e| e.to_string())?
         .is_some()
     {
         return Ok(Prepared::Link(file));
     }
-    let decoded = decode_image(&bytes, limits)?;
+    match bytes {
+        Some(b) => prepare_image(model, c, &b, file, limits),
+        None => prepare_timed(c, file),
+    }
+}
+
+fn prepare_image(
+    model: &ClipModel,
+    c: &Candidate,
+    bytes: &[u8],
+    file: FileEntry,
+    limits: &DecodeLimits,
+) -> Result<Prepared, String> {
+    let decoded = decode_image(bytes, limits)?;
     let pixels = model.vision.preprocessor().apply(&decoded.image);
     let asset = Asset {
-        id: asset_id,
+        id: file.asset_id.clone(),
         kind: c.kind,
         path: c.key.clone(),
         paths: vec![c.key.clone()],
-        size: bytes.len() as u64,
+        size: file.size,
         mtime: (c.mtime_ns / 1_000_000_000) as i64,
         width: Some(decoded.image.width()),
         height: Some(decoded.image.height()),
@@ -342,8 +495,84 @@ fn prepare(
         record: AssetRecord {
             asset,
             captured_ts: decoded.captured_ts,
+            segments: vec![],
         },
-        pixels,
+        items: vec![Item {
+            locator: Locator::Whole,
+            pixels: Some(Pixels::Ready(pixels)),
+            thumbnail: None,
+        }],
+    })))
+}
+
+/// Videos and recordings: probe, then one item per shot (videos), or one whole-file item
+/// (recordings, and videos whose picture cannot be read but whose sound can).
+fn prepare_timed(c: &Candidate, file: FileEntry) -> Result<Prepared, String> {
+    let probe = video::probe(&c.path)?;
+    let shots = match probe.video {
+        Some(_) => match video::shots(&c.path, &probe, &video::ShotParams::default()) {
+            Ok(s) => s,
+            Err(e) if probe.has_audio => {
+                tracing::warn!("{}: picture unreadable ({e}); indexing the sound only", c.key);
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        },
+        None => Vec::new(),
+    };
+    let kind = if shots.is_empty() {
+        AssetKind::Audio
+    } else {
+        AssetKind::Video
+    };
+    let (captured_at, captured_ts) = probe
+        .creation_time
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .filter(|t| t.timestamp() > 0)
+        .map(|t| (t.to_rfc3339(), t.timestamp()))
+        .unzip();
+    let items = if shots.is_empty() {
+        vec![Item {
+            locator: Locator::Whole,
+            pixels: None,
+            thumbnail: None,
+        }]
+    } else {
+        shots
+            .into_iter()
+            .map(|s| Item {
+                locator: Locator::Shot {
+                    t_start: s.t_start,
+                    t_end: s.t_end,
+                    keyframe: s.keyframe_t,
+                },
+                thumbnail: Some(s.keyframe.clone()),
+                pixels: Some(Pixels::Frame(s.keyframe)),
+            })
+            .collect()
+    };
+    let asset = Asset {
+        id: file.asset_id.clone(),
+        kind,
+        path: c.key.clone(),
+        paths: vec![c.key.clone()],
+        size: file.size,
+        mtime: (c.mtime_ns / 1_000_000_000) as i64,
+        width: probe.video.map(|v| v.0),
+        height: probe.video.map(|v| v.1),
+        duration_s: Some(probe.duration_s),
+        pages: None,
+        captured_at,
+    };
+    Ok(Prepared::New(Box::new(NewContent {
+        file,
+        record: AssetRecord {
+            asset,
+            captured_ts,
+            segments: vec![],
+        },
+        items,
     })))
 }
 

@@ -14,8 +14,12 @@ pub mod fusion;
 
 use loupe_models::ClipModel;
 use loupe_models::media::{DecodeLimits, decode_image};
-use loupe_schemas::{Hit, ImageQuery, Locator, SearchRequest, SearchResponse, Segment, Signal, SignalScore};
-use loupe_store::{Index, Space, VectorQuery};
+use loupe_schemas::{
+    AssetId, GroupBy, Hit, ImageQuery, Locator, SearchRequest, SearchResponse, Segment, Signal, SignalScore,
+    TimeRange,
+};
+use loupe_store::{AssetRecord, Index, Space, VectorQuery};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// Everything that can go wrong with a search.
@@ -97,26 +101,52 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
     }
     let fused = fusion::fuse(&lists, &req.fusion);
 
+    // Hydrate (one catalog read per asset), then group.
+    let mut records: HashMap<AssetId, Option<AssetRecord>> = HashMap::new();
     let mut hits = Vec::new();
-    for f in fused.into_iter().skip(req.offset).take(req.limit) {
-        let Some(rec) = index.asset(&f.asset_id)? else {
-            // Written to the engines but not (yet) committed to the catalog: not a result.
-            continue;
+    for f in fused {
+        let rec = match records.get(&f.asset_id) {
+            Some(r) => r.clone(),
+            None => {
+                let r = index.asset(&f.asset_id)?;
+                records.insert(f.asset_id.clone(), r.clone());
+                r
+            }
         };
+        // Written to the engines but not (yet) committed to the catalog: not a result.
+        let Some(rec) = rec else { continue };
+        let locator = rec
+            .segment(f.segment_id)
+            .map_or(Locator::Whole, |s| s.locator.clone());
+        let moment = locator.time_range().map(|(start, end)| TimeRange { start, end });
         hits.push(Hit {
             score: f.score,
             segment: Segment {
                 id: f.segment_id,
                 asset_id: f.asset_id,
-                locator: Locator::Whole,
+                locator,
             },
+            deep_link: String::new(),
             asset: rec.asset,
             signals: f
                 .signals
                 .into_iter()
                 .map(|(signal, rank, score)| SignalScore { signal, rank, score })
                 .collect(),
+            moment,
+            merged: 1,
         });
+    }
+    let mut hits: Vec<Hit> = group(hits, req.group_by)
+        .into_iter()
+        .skip(req.offset)
+        .take(req.limit)
+        .collect();
+    for h in &mut hits {
+        h.deep_link = match h.moment {
+            Some(m) => format!("{}#t={:.1}", h.asset.path, m.start),
+            None => h.asset.path.clone(),
+        };
     }
     Ok(SearchResponse {
         hits,
@@ -124,6 +154,47 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
         fusion: req.fusion.clone(),
         visual_model: model.id(),
     })
+}
+
+/// Hits of the same video or recording closer than this (seconds) merge into one moment.
+pub const MOMENT_GAP_S: f64 = 2.0;
+
+/// Groups hits (sorted best first): per segment, per moment, or per asset. Order is kept: a group
+/// ranks where its best member ranked, and shows that member.
+pub fn group(hits: Vec<Hit>, by: GroupBy) -> Vec<Hit> {
+    match by {
+        GroupBy::Segment => hits,
+        GroupBy::Asset => {
+            let mut seen = HashSet::new();
+            hits.into_iter()
+                .filter(|h| seen.insert(h.asset.id.clone()))
+                .collect()
+        }
+        GroupBy::Moment => {
+            let mut out: Vec<Hit> = Vec::new();
+            for h in hits {
+                let joined = h.moment.and_then(|m| {
+                    out.iter_mut().find(|g| {
+                        g.asset.id == h.asset.id
+                            && g.moment.is_some_and(|gm| {
+                                m.start <= gm.end + MOMENT_GAP_S && gm.start <= m.end + MOMENT_GAP_S
+                            })
+                    })
+                });
+                match (joined, h.moment) {
+                    (Some(g), Some(m)) => {
+                        if let Some(gm) = g.moment.as_mut() {
+                            gm.start = gm.start.min(m.start);
+                            gm.end = gm.end.max(m.end);
+                        }
+                        g.merged += 1;
+                    }
+                    _ => out.push(h),
+                }
+            }
+            out
+        }
+    }
 }
 
 /// The query's point in the visual space: text, image, or their normalised sum.
@@ -164,4 +235,75 @@ fn query_vector(
     }
     loupe_models::clip::l2_normalize(&mut sum);
     Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loupe_schemas::{Asset, AssetKind};
+
+    fn hit(asset: u8, range: Option<(f64, f64)>, score: f32) -> Hit {
+        let id = AssetId::from_hash(&[asset; 32]);
+        let locator = match range {
+            Some((a, b)) => Locator::Shot {
+                t_start: a,
+                t_end: b,
+                keyframe: a,
+            },
+            None => Locator::Whole,
+        };
+        Hit {
+            score,
+            asset: Asset {
+                id: id.clone(),
+                kind: AssetKind::Video,
+                path: format!("/v{asset}.mp4"),
+                paths: vec![],
+                size: 1,
+                mtime: 0,
+                width: None,
+                height: None,
+                duration_s: None,
+                pages: None,
+                captured_at: None,
+            },
+            moment: locator.time_range().map(|(start, end)| TimeRange { start, end }),
+            segment: Segment::new(id, locator),
+            signals: vec![],
+            merged: 1,
+            deep_link: String::new(),
+        }
+    }
+
+    #[test]
+    fn moments_merge_adjacent_hits_of_one_file_only() {
+        let hits = vec![
+            hit(1, Some((10.0, 12.0)), 0.9),
+            hit(2, Some((11.0, 12.0)), 0.8),
+            hit(1, Some((13.0, 15.0)), 0.7), // 1 s after the first: same moment
+            hit(1, Some((40.0, 42.0)), 0.6), // far away: its own moment
+            hit(3, None, 0.5),
+        ];
+        let m = group(hits.clone(), GroupBy::Moment);
+        assert_eq!(m.len(), 4);
+        assert_eq!(
+            m[0].moment,
+            Some(TimeRange {
+                start: 10.0,
+                end: 15.0
+            })
+        );
+        assert_eq!(m[0].merged, 2);
+        assert_eq!(m[0].score, 0.9);
+        assert_eq!(
+            m[2].moment,
+            Some(TimeRange {
+                start: 40.0,
+                end: 42.0
+            })
+        );
+        let a = group(hits.clone(), GroupBy::Asset);
+        assert_eq!(a.len(), 3);
+        assert_eq!(group(hits, GroupBy::Segment).len(), 5);
+    }
 }

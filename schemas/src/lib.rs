@@ -148,17 +148,28 @@ impl Asset {
 pub enum Locator {
     /// The whole asset (a photo).
     Whole,
-    /// A time span of a video or recording.
+    /// A shot of a video: its time span and the time of the frame that represents it.
+    Shot { t_start: f64, t_end: f64, keyframe: f64 },
+    /// A time span of a recording or a video's audio (a transcript segment).
     Span { t_start: f64, t_end: f64 },
     /// A page of a document.
     Page { page: u32 },
 }
 
 impl Locator {
+    /// The time range of a shot or span.
+    pub fn time_range(&self) -> Option<(f64, f64)> {
+        match self {
+            Self::Shot { t_start, t_end, .. } | Self::Span { t_start, t_end } => Some((*t_start, *t_end)),
+            _ => None,
+        }
+    }
+
     /// Stable text form used to derive point ids.
     pub fn key(&self) -> String {
         match self {
             Self::Whole => "whole".to_string(),
+            Self::Shot { t_start, t_end, .. } => format!("shot:{t_start:.3}-{t_end:.3}"),
             Self::Span { t_start, t_end } => format!("span:{t_start:.3}-{t_end:.3}"),
             Self::Page { page } => format!("page:{page}"),
         }
@@ -303,6 +314,8 @@ pub struct SearchRequest {
     pub filters: Filters,
     #[serde(default)]
     pub fusion: Fusion,
+    #[serde(default)]
+    pub group_by: GroupBy,
 }
 
 fn default_limit() -> usize {
@@ -319,6 +332,7 @@ impl SearchRequest {
             score_threshold: None,
             filters: Filters::default(),
             fusion: Fusion::default(),
+            group_by: GroupBy::default(),
         }
     }
 }
@@ -332,6 +346,48 @@ pub struct Hit {
     pub segment: Segment,
     /// Each contributing signal's rank and raw score.
     pub signals: Vec<SignalScore>,
+    /// For videos and recordings: the moment, i.e. the time range covered by this hit after adjacent
+    /// hits of the same file were merged (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moment: Option<TimeRange>,
+    /// How many segments were merged into this hit (1 when nothing was merged).
+    pub merged: u32,
+    /// Where to open the hit: the file path, with `#t=SECONDS` for a moment.
+    pub deep_link: String,
+}
+
+/// A time range in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TimeRange {
+    pub start: f64,
+    pub end: f64,
+}
+
+/// How hits are grouped before paging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Every segment on its own.
+    Segment,
+    /// Adjacent hits from the same video or recording merge into one moment (default).
+    #[default]
+    Moment,
+    /// One best hit per file.
+    Asset,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "segment" => Ok(Self::Segment),
+            "moment" => Ok(Self::Moment),
+            "asset" => Ok(Self::Asset),
+            _ => Err(format!(
+                "unknown grouping '{s}' (expected segment, moment or asset)"
+            )),
+        }
+    }
 }
 
 /// The result of a search.

@@ -4,7 +4,7 @@
 //! resume point after a crash: anything not in it is (re)done on the next run.
 
 use crate::{Error, Result};
-use loupe_schemas::{Asset, AssetId};
+use loupe_schemas::{Asset, AssetId, Segment, Uuid};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -27,11 +27,19 @@ pub struct AssetRecord {
     pub asset: Asset,
     /// Capture time in seconds since the epoch, when the file says.
     pub captured_ts: Option<i64>,
+    /// The asset's segments (a photo has one; a video one per shot and per transcript span).
+    #[serde(default)]
+    pub segments: Vec<Segment>,
 }
 
 impl AssetRecord {
     pub fn date_ts(&self) -> i64 {
         self.asset.date_ts(self.captured_ts)
+    }
+
+    /// One of this asset's segments by id.
+    pub fn segment(&self, id: Uuid) -> Option<&Segment> {
+        self.segments.iter().find(|s| s.id == id)
     }
 }
 
@@ -193,6 +201,7 @@ mod tests {
             Some(AssetRecord {
                 asset,
                 captured_ts: None,
+                segments: vec![],
             }),
         ));
         c.commit(&ch).unwrap();

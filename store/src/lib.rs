@@ -117,7 +117,7 @@ pub enum Op {
     Put {
         path: String,
         file: FileEntry,
-        record: AssetRecord,
+        record: Box<AssetRecord>,
         segments: Vec<SegmentWrite>,
     },
     /// `path` holds content that is already indexed (a copy or a move): no embedding needed.
@@ -286,6 +286,7 @@ impl Index {
                 }
             };
         let mut file_of: BTreeMap<String, Option<FileEntry>> = BTreeMap::new();
+        let mut dropped_segments = Vec::new();
         for op in ops {
             let path = match &op {
                 Op::Put { path, .. } | Op::Link { path, .. } | Op::Unlink { path } => path.clone(),
@@ -309,6 +310,9 @@ impl Index {
                 if keep && rec.asset.path == path {
                     rec.asset.path = rec.asset.paths[0].clone();
                 }
+                if !keep {
+                    dropped_segments.extend(rec.segments.iter().map(|s| s.id));
+                }
                 touched.insert(prev.asset_id.clone(), keep.then_some(rec));
             }
             match op {
@@ -321,7 +325,10 @@ impl Index {
                     let id = file.asset_id.clone();
                     let mut rec = match record_of(&id, &touched)? {
                         Some(existing) => existing,
-                        None => record,
+                        None => AssetRecord {
+                            segments: segments.iter().map(|s| s.segment.clone()).collect(),
+                            ..*record
+                        },
                     };
                     if !rec.asset.paths.contains(&path) {
                         rec.asset.paths.push(path.clone());
@@ -401,7 +408,18 @@ impl Index {
         self.text.upsert(&docs)?;
         self.vectors.flush()?;
         self.text.commit()?;
-        self.catalog.commit(&changes)
+        self.catalog.commit(&changes)?;
+        // Thumbnails of removed assets go last: a crash before this leaves only orphan files.
+        for id in dropped_segments {
+            let _ = std::fs::remove_file(self.thumbnail_path(id));
+        }
+        Ok(())
+    }
+
+    /// Where the thumbnail of a segment is kept (JPEG), whether or not it exists.
+    pub fn thumbnail_path(&self, segment: loupe_schemas::Uuid) -> PathBuf {
+        let s = segment.simple().to_string();
+        self.dir.join("thumbs").join(&s[..2]).join(format!("{s}.jpg"))
     }
 
     /// Builds the vector search structures (HNSW) for what was written.
