@@ -171,10 +171,7 @@ fn list(config: &Config, json: bool) -> Result<()> {
         "installed", "role", "dim", "MB", "licence"
     );
     for (_, m) in &installed {
-        let role = match m.role {
-            ModelRole::Clip => "clip",
-            ModelRole::TextEmbedder => "text-embedder",
-        };
+        let role = m.role.as_str();
         println!(
             "{:<18} {:<12} {:>5} {:>9.1}  {:<18} {}{}",
             m.name,

@@ -39,7 +39,11 @@ impl ModelStore {
         for entry in rd.flatten() {
             let dir = entry.path();
             if dir.join(MANIFEST_FILE).is_file() {
-                out.push((dir.clone(), read_manifest(&dir)?));
+                // One unreadable manifest (e.g. written by a newer Loupe) must not hide the others.
+                match read_manifest(&dir) {
+                    Ok(m) => out.push((dir.clone(), m)),
+                    Err(e) => tracing::warn!("skipping model folder: {e}"),
+                }
             }
         }
         out.sort_by(|a, b| a.1.name.cmp(&b.1.name));

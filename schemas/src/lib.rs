@@ -478,6 +478,19 @@ pub enum ModelRole {
     Clip,
     /// A sentence embedder (MiniLM class).
     TextEmbedder,
+    /// A Whisper speech recogniser (Hugging Face layout: `config.json`, `generation_config.json`,
+    /// `model.safetensors`, `tokenizer.json`, `mel_filters.bin`).
+    Whisper,
+}
+
+impl ModelRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clip => "clip",
+            Self::TextEmbedder => "text-embedder",
+            Self::Whisper => "whisper",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
