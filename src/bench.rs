@@ -90,6 +90,16 @@ struct Row {
     value: String,
 }
 
+fn visual_only(model: &loupe_models::ClipModel) -> loupe_store::IndexModels {
+    loupe_store::IndexModels {
+        visual: loupe_store::ModelSpec {
+            id: model.id(),
+            dim: model.manifest.dim,
+        },
+        text: None,
+    }
+}
+
 pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let runtime = config.runtime()?;
@@ -97,6 +107,13 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     let model = config.load_clip(&runtime, &model_name)?;
     let dim = model.manifest.dim;
     let tmp = tempfile::tempdir().context("creating a scratch folder")?;
+    let decode = loupe_models::whisper::Decode::default();
+    let photo_models = loupe_indexer::Models {
+        clip: &model,
+        text: None,
+        whisper: None,
+        decode: &decode,
+    };
 
     if !args.no_index && args.images > 0 {
         let lib = tmp.path().join("photos");
@@ -118,12 +135,12 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             img.save(lib.join(format!("photo_{i:05}.jpg")))?;
         }
         let index_dir = tmp.path().join("index-photos");
-        let index = Index::open_or_create(&index_dir, &model.id(), dim)?;
+        let index = Index::open_or_create(&index_dir, &visual_only(&model))?;
         let opts = loupe_indexer::Options {
             progress: false,
             ..Default::default()
         };
-        let report = loupe_indexer::index_path(&index, &model, &lib, &opts, &AtomicBool::new(false))?;
+        let report = loupe_indexer::index_path(&index, &photo_models, &lib, &opts, &AtomicBool::new(false))?;
         rows.push(Row {
             what: format!(
                 "index {} generated 1600x1200 JPEGs ({})",
@@ -132,7 +149,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             ),
             value: format!("{:.1} images/s ({:.2} s)", report.files_per_s, report.elapsed_s),
         });
-        let rerun = loupe_indexer::index_path(&index, &model, &lib, &opts, &AtomicBool::new(false))?;
+        let rerun = loupe_indexer::index_path(&index, &photo_models, &lib, &opts, &AtomicBool::new(false))?;
         rows.push(Row {
             what: format!("re-index unchanged ({} files)", rerun.unchanged),
             value: format!("{:.3} s", rerun.elapsed_s),
@@ -163,7 +180,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     for &n in &args.points {
         let dir = tmp.path().join(format!("index-{n}"));
         // Recorded as built by the loaded model, so the real search path accepts it.
-        let index = Index::open_or_create(&dir, &model.id(), dim)?;
+        let index = Index::open_or_create(&dir, &visual_only(&model))?;
         let mut rng = Rng(n as u64 | 1);
         let t = Instant::now();
         let batch = 1000;
@@ -187,6 +204,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
                     duration_s: None,
                     pages: None,
                     captured_at: None,
+                    language: None,
                 };
                 ops.push(Op::Put {
                     path,
@@ -204,6 +222,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
                         segment: Segment::new(id, Locator::Whole),
                         vectors: vec![(Space::Visual, rng.vector(dim))],
                         body: String::new(),
+                        words: Vec::new(),
                     }],
                 });
             }
@@ -266,7 +285,11 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         // The whole search path the CLI and the server use.
         let (p50, p95, p99) = time_many(args.queries, |i| {
             let req = SearchRequest::text(format!("red photo album{:03}", i % 100));
-            loupe_query::search(&index, &model, &req)?;
+            let enc = loupe_query::Encoders {
+                clip: &model,
+                text: None,
+            };
+            loupe_query::search(&index, enc, &req)?;
             Ok(())
         })?;
         rows.push(Row {

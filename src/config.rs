@@ -1,13 +1,19 @@
 //! Where things are: the index and model folders, and which CLIP model to use.
 
 use anyhow::{Context, Result, bail};
-use loupe_models::{ClipModel, ModelStore, Runtime};
+use loupe_models::{ClipModel, ModelStore, Runtime, TextEmbedder, Whisper};
 use std::path::{Path, PathBuf};
 
 /// The real CLIP pair `loupe models pull` installs.
 pub const REAL_CLIP: &str = "clip-vit-b-32";
 /// The generated test pair `scripts/setup` installs where real weights cannot be had.
 pub const TEST_CLIP: &str = "tiny-clip-colour";
+
+/// Speech models in order of preference when none is named: multilingual base (detects the
+/// language), then English-only tiny.
+pub const SPEECH_MODELS: [&str; 2] = ["whisper-base", "whisper-tiny-en"];
+/// The sentence embedder `scripts/setup` installs.
+pub const TEXT_MODEL: &str = "minilm-l6-v2";
 
 pub struct Config {
     pub index: PathBuf,
@@ -72,5 +78,43 @@ impl Config {
 
     pub fn load_clip(&self, runtime: &Runtime, name: &str) -> Result<ClipModel> {
         ClipModel::load(runtime, &self.models, name).with_context(|| format!("loading CLIP model '{name}'"))
+    }
+
+    /// The speech model to use: the one asked for (`none` for no transcripts); else the first of
+    /// [`SPEECH_MODELS`] that is installed; else none (recordings are then indexed by name only).
+    pub fn load_speech(&self, asked: Option<&str>) -> Result<Option<Whisper>> {
+        let name = match asked {
+            Some("none") => return Ok(None),
+            Some(n) => n.to_string(),
+            None => match SPEECH_MODELS.iter().find(|n| self.models.get(n).is_ok()) {
+                Some(n) => n.to_string(),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(
+            Whisper::load(&self.models, &name).with_context(|| format!("loading speech model '{name}'"))?,
+        ))
+    }
+
+    /// The sentence embedder: the one asked for (`none` for none); else the one the index uses;
+    /// else [`TEXT_MODEL`] if installed.
+    pub fn load_text(&self, runtime: &Runtime, asked: Option<&str>) -> Result<Option<TextEmbedder>> {
+        let from_index = std::fs::read_to_string(self.index.join("index.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<loupe_store::IndexMeta>(&t).ok())
+            .map(|m| m.text_model.and_then(|t| t.split('@').next().map(str::to_string)));
+        let name = match (asked, from_index) {
+            (Some("none"), _) => return Ok(None),
+            (Some(n), _) => n.to_string(),
+            // An index built without text vectors stays that way.
+            (None, Some(None)) => return Ok(None),
+            (None, Some(Some(n))) => n,
+            (None, None) if self.models.get(TEXT_MODEL).is_ok() => TEXT_MODEL.to_string(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(
+            TextEmbedder::load(runtime, &self.models, &name)
+                .with_context(|| format!("loading text model '{name}'"))?,
+        ))
     }
 }

@@ -48,6 +48,21 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        speech: SpeechArgs,
+        /// Sentence embedder for transcript text (default: the index's, else minilm-l6-v2 if
+        /// installed; `none` for BM25 only).
+        #[arg(long, env = "LOUPE_TEXT_MODEL")]
+        text_model: Option<String>,
+    },
+    /// Transcribe one video or recording (what `loupe index` stores for it) and print it.
+    Transcribe {
+        file: PathBuf,
+        #[command(flatten)]
+        speech: SpeechArgs,
+        /// Print word times too.
+        #[arg(long)]
+        words: bool,
     },
     /// Search by text, by example image, or both.
     Search(SearchArgs),
@@ -60,6 +75,17 @@ enum Command {
     },
     /// Measure indexing throughput and query latency; prints a table.
     Bench(bench::BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SpeechArgs {
+    /// Whisper model for speech (default: whisper-base if installed, else whisper-tiny-en;
+    /// `none` for no transcripts).
+    #[arg(long, env = "LOUPE_SPEECH_MODEL")]
+    speech_model: Option<String>,
+    /// Spoken language (ISO 639-1, e.g. `de`) instead of detecting it (multilingual models only).
+    #[arg(long)]
+    language: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -102,6 +128,8 @@ struct SearchArgs {
     w_visual: f32,
     #[arg(long, default_value_t = 0.5)]
     w_lexical: f32,
+    #[arg(long, default_value_t = 0.5)]
+    w_text_dense: f32,
     /// moment (merge adjacent hits of a video or recording), asset (best hit per file) or segment.
     #[arg(long, default_value = "moment")]
     group_by: GroupBy,
@@ -158,7 +186,23 @@ fn run(cli: Cli) -> Result<()> {
             model,
             batch,
             quiet,
-        } => cmd_index(&config, &path, model, batch, quiet, cli.json),
+            speech,
+            text_model,
+        } => cmd_index(
+            &config,
+            &path,
+            IndexArgs {
+                model,
+                batch,
+                quiet,
+                speech,
+                text_model,
+            },
+            cli.json,
+        ),
+        Command::Transcribe { file, speech, words } => {
+            cmd_transcribe(&config, &file, speech, words, cli.json)
+        }
         Command::Search(args) => cmd_search(&config, args, cli.json),
         Command::Status => cmd_status(&config, cli.json),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
@@ -166,19 +210,20 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn cmd_index(
-    config: &Config,
-    path: &std::path::Path,
+struct IndexArgs {
     model: Option<String>,
     batch: usize,
     quiet: bool,
-    json: bool,
-) -> Result<()> {
+    speech: SpeechArgs,
+    text_model: Option<String>,
+}
+
+fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) -> Result<()> {
     if !path.exists() {
         bail!("{} does not exist", path.display());
     }
     let runtime = config.runtime()?;
-    let name = config.choose_model(model.as_deref())?;
+    let name = config.choose_model(a.model.as_deref())?;
     let model = config.load_clip(&runtime, &name)?;
     if model.manifest.test_only {
         eprintln!(
@@ -186,7 +231,24 @@ fn cmd_index(
             model.manifest.name
         );
     }
-    let index = loupe_store::Index::open_or_create(&config.index, &model.id(), model.manifest.dim)
+    let text = config.load_text(&runtime, a.text_model.as_deref())?;
+    let whisper = config.load_speech(a.speech.speech_model.as_deref())?;
+    if whisper.is_none() && a.speech.speech_model.is_none() {
+        eprintln!(
+            "note: no Whisper model is installed; videos and recordings get no transcript (run scripts/setup)"
+        );
+    }
+    let models = loupe_store::IndexModels {
+        visual: loupe_store::ModelSpec {
+            id: model.id(),
+            dim: model.manifest.dim,
+        },
+        text: text.as_ref().map(|t| loupe_store::ModelSpec {
+            id: t.id(),
+            dim: t.dim(),
+        }),
+    };
+    let index = loupe_store::Index::open_or_create(&config.index, &models)
         .with_context(|| format!("opening index {}", config.index.display()))?;
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -202,12 +264,22 @@ fn cmd_index(
         .context("installing the Ctrl-C handler")?;
     }
     let opts = loupe_indexer::Options {
-        batch_size: batch.max(1),
-        progress: !quiet && !json,
+        batch_size: a.batch.max(1),
+        progress: !a.quiet && !json,
         ..Default::default()
     };
-    let report = loupe_indexer::index_path(&index, &model, path, &opts, &cancel)?;
-    output::index_report(&report, &model.id(), json)?;
+    let decode = loupe_models::whisper::Decode {
+        language: a.speech.language,
+    };
+    let models = loupe_indexer::Models {
+        clip: &model,
+        text: text.as_ref(),
+        whisper: whisper.as_ref(),
+        decode: &decode,
+    };
+    let report = loupe_indexer::index_path(&index, &models, path, &opts, &cancel)?;
+    let speech = whisper.as_ref().map_or_else(|| "none".to_string(), |w| w.id());
+    output::index_report(&report, &model.id(), &speech, json)?;
     if report.interrupted {
         std::process::exit(130);
     }
@@ -235,6 +307,7 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
         "weighted" => Fusion::Weighted {
             visual: a.w_visual,
             lexical: a.w_lexical,
+            text_dense: a.w_text_dense,
         },
         other => bail!(loupe_query::Error::BadRequest(format!(
             "--fusion must be rrf or weighted, not '{other}'"
@@ -289,8 +362,40 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
         .unwrap_or_default()
         .to_string();
     let model = config.load_clip(&runtime, &model_name)?;
-    let resp = loupe_query::search(&index, &model, &req)?;
+    let text = match &index.meta().text_model {
+        Some(t) => config.load_text(&runtime, t.split('@').next())?,
+        None => None,
+    };
+    let encoders = loupe_query::Encoders {
+        clip: &model,
+        text: text.as_ref(),
+    };
+    let resp = loupe_query::search(&index, encoders, &req)?;
     output::search_response(&resp, json)
+}
+
+fn cmd_transcribe(
+    config: &Config,
+    file: &std::path::Path,
+    a: SpeechArgs,
+    words: bool,
+    json: bool,
+) -> Result<()> {
+    if !file.is_file() {
+        bail!("{} is not a file", file.display());
+    }
+    let Some(whisper) = config.load_speech(a.speech_model.as_deref())? else {
+        bail!("no Whisper model is installed (run scripts/setup, or name one with --speech-model)");
+    };
+    loupe_indexer::video::probe(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let decode = loupe_models::whisper::Decode { language: a.language };
+    let started = std::time::Instant::now();
+    let t = loupe_indexer::audio::transcribe_file(file, &whisper, &decode, &AtomicBool::new(false), &|_| {})
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if let Some(w) = &t.warning {
+        eprintln!("warning: {w}");
+    }
+    output::transcript(&t.transcript, started.elapsed().as_secs_f64(), words, json)
 }
 
 fn cmd_status(config: &Config, json: bool) -> Result<()> {
@@ -300,6 +405,7 @@ fn cmd_status(config: &Config, json: bool) -> Result<()> {
     let status = serde_json::json!({
         "index": config.index,
         "visual_model": index.meta().visual_model,
+        "text_model": index.meta().text_model,
         "files": files,
         "assets": assets,
         "points": points,
@@ -310,6 +416,14 @@ fn cmd_status(config: &Config, json: bool) -> Result<()> {
     } else {
         println!("index         {}", config.index.display());
         println!("visual model  {}", index.meta().visual_model);
+        println!(
+            "text model    {}",
+            index
+                .meta()
+                .text_model
+                .as_deref()
+                .unwrap_or("none (transcripts by BM25 only)")
+        );
         println!("files         {files}");
         println!("assets        {assets}");
         println!("points        {points}");

@@ -1,15 +1,15 @@
 //! Tables for people, JSON for programs.
 
 use anyhow::Result;
-use loupe_schemas::{IndexReport, SearchResponse};
+use loupe_schemas::{IndexReport, SearchResponse, Snippet, Transcript};
 
-pub fn index_report(r: &IndexReport, model: &str, json: bool) -> Result<()> {
+pub fn index_report(r: &IndexReport, model: &str, speech: &str, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(r)?);
         return Ok(());
     }
     println!(
-        "indexed {}  linked {}  unchanged {}  removed {}  failed {}  ignored {}  ({} files seen, {:.1} s, {:.1} files/s, model {model})",
+        "indexed {}  linked {}  unchanged {}  removed {}  failed {}  ignored {}  ({} files seen, {:.1} s, {:.1} files/s, model {model}, speech {speech})",
         r.indexed,
         r.linked,
         r.unchanged,
@@ -22,6 +22,9 @@ pub fn index_report(r: &IndexReport, model: &str, json: bool) -> Result<()> {
     );
     for f in &r.failed {
         println!("  failed: {}: {}", f.path, f.reason);
+    }
+    for f in &r.warnings {
+        println!("  warning: {}: {}", f.path, f.reason);
     }
     if r.interrupted {
         println!("interrupted: run the same command again to finish (nothing is indexed twice)");
@@ -61,12 +64,77 @@ pub fn search_response(resp: &SearchResponse, json: bool) -> Result<()> {
             size,
             h.deep_link
         );
+        if let Some(sn) = &h.snippet {
+            println!("{:>36}\"{}\"", "", marked(sn));
+        }
     }
     println!(
         "{} results in {:.1} ms (model {})",
         resp.hits.len(),
         resp.took_ms,
         resp.visual_model
+    );
+    Ok(())
+}
+
+/// A snippet with its matched words in [brackets].
+fn marked(s: &Snippet) -> String {
+    let mut out = String::with_capacity(s.text.len() + 8);
+    let mut at = 0;
+    for [a, b] in &s.highlights {
+        let (Some(before), Some(word)) = (s.text.get(at..*a), s.text.get(*a..*b)) else {
+            continue;
+        };
+        out.push_str(before);
+        out.push('[');
+        out.push_str(word);
+        out.push(']');
+        at = *b;
+    }
+    out.push_str(s.text.get(at..).unwrap_or_default());
+    out.replace('\n', " ")
+}
+
+fn clock(t: f64) -> String {
+    let ms = (t.max(0.0) * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+pub fn transcript(t: &Transcript, wall_s: f64, words: bool, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(t)?);
+        return Ok(());
+    }
+    for s in &t.segments {
+        println!("[{} --> {}]  {}", clock(s.start), clock(s.end), s.text);
+        if words {
+            let w: Vec<String> = s
+                .words
+                .iter()
+                .map(|w| format!("{}@{:.2}", w.text, w.start))
+                .collect();
+            println!("{:>32}{}", "", w.join(" "));
+        }
+    }
+    println!(
+        "language {}  {} segments  audio {:.1} s  speech {:.1} s  took {:.1} s (RTF {:.2})  model {}",
+        if t.language.is_empty() { "-" } else { &t.language },
+        t.segments.len(),
+        t.duration_s,
+        t.speech_s,
+        wall_s,
+        if t.duration_s > 0.0 {
+            wall_s / t.duration_s
+        } else {
+            0.0
+        },
+        t.model
     );
     Ok(())
 }

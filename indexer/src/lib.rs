@@ -11,17 +11,25 @@
 //!    interrupted run resumes where it stopped and never duplicates;
 //! 6. paths under the root that are gone are removed.
 //!
-//! A bad file never stops a run: it is reported in [`IndexReport::failed`] with a reason.
+//! Videos and recordings also go through [`video`] (shots and keyframes) and [`audio`] (voice
+//! activity, Whisper transcript with word times); transcript segments are written as `Span`
+//! segments with their text (BM25) and a sentence-embedder vector (the text space).
 //!
-//! Not for: search, or deciding which model to use (the caller passes a loaded [`ClipModel`]).
+//! A bad file never stops a run: it is reported in [`IndexReport::failed`] with a reason; a file
+//! that is indexed with something missing (a video whose sound cannot be decoded) is reported in
+//! [`IndexReport::warnings`].
+//!
+//! Not for: search, or deciding which model to use (the caller passes loaded [`Models`]).
 
+pub mod audio;
 pub mod video;
 
 pub use loupe_models::media::{DecodeLimits, DecodedImage, decode_image};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use loupe_models::ClipModel;
-use loupe_schemas::{Asset, AssetId, AssetKind, FileFailure, IndexReport, Locator, Segment};
+use loupe_models::whisper::Decode;
+use loupe_models::{ClipModel, TextEmbedder, Whisper};
+use loupe_schemas::{Asset, AssetId, AssetKind, FileFailure, IndexReport, Locator, Segment, WordTime};
 use loupe_store::{AssetRecord, FileEntry, Index, Op, SegmentWrite, Space};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -41,6 +49,17 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The models a run uses.
+#[derive(Clone, Copy)]
+pub struct Models<'a> {
+    pub clip: &'a ClipModel,
+    /// Sentence embedder for transcript text; without it transcripts are searchable by BM25 only.
+    pub text: Option<&'a TextEmbedder>,
+    /// Speech recogniser; without it videos and recordings get no transcript.
+    pub whisper: Option<&'a Whisper>,
+    pub decode: &'a Decode,
+}
 
 /// Knobs of a run.
 #[derive(Debug, Clone)]
@@ -106,6 +125,8 @@ struct NewContent {
     file: FileEntry,
     record: AssetRecord,
     items: Vec<Item>,
+    /// Indexed, but with something missing.
+    warning: Option<String>,
 }
 
 /// One future segment of new content.
@@ -114,6 +135,24 @@ struct Item {
     pixels: Option<Pixels>,
     /// Saved as the segment's thumbnail (video keyframes).
     thumbnail: Option<image::RgbImage>,
+    /// Transcript text of the segment.
+    body: String,
+    words: Vec<WordTime>,
+    /// Sentence-embedder vector of `body`.
+    text_vector: Option<Vec<f32>>,
+}
+
+impl Item {
+    fn visual(locator: Locator, pixels: Option<Pixels>, thumbnail: Option<image::RgbImage>) -> Self {
+        Self {
+            locator,
+            pixels,
+            thumbnail,
+            body: String::new(),
+            words: Vec::new(),
+            text_vector: None,
+        }
+    }
 }
 
 enum Pixels {
@@ -138,12 +177,13 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
 /// Indexes everything under `root` (a folder or one file).
 pub fn index_path(
     index: &Index,
-    model: &ClipModel,
+    models: &Models<'_>,
     root: &Path,
     opts: &Options,
     cancel: &AtomicBool,
 ) -> Result<IndexReport> {
     let started = Instant::now();
+    let model = models.clip;
     let root = root
         .canonicalize()
         .map_err(|e| Error::Root(root.to_path_buf(), e))?;
@@ -237,8 +277,13 @@ pub fn index_path(
         let prepared: Vec<(usize, Result<Prepared, String>)> = chunk
             .par_iter()
             .enumerate()
-            .map(|(i, c)| (i, prepare(index, model, c, &opts.limits)))
+            .map(|(i, c)| (i, prepare(index, models, c, &opts.limits, cancel, &bar)))
             .collect();
+        if cancel.load(Ordering::SeqCst) {
+            // Whatever this batch prepared is redone by the next run.
+            report.interrupted = true;
+            break;
+        }
         let mut ops = Vec::new();
         let mut new_content = Vec::new();
         for (i, p) in prepared {
@@ -251,7 +296,15 @@ pub fn index_path(
                         file,
                     });
                 }
-                Ok(Prepared::New(n)) => new_content.push((c, *n)),
+                Ok(Prepared::New(n)) => {
+                    if let Some(w) = &n.warning {
+                        report.warnings.push(FileFailure {
+                            path: c.key.clone(),
+                            reason: w.clone(),
+                        });
+                    }
+                    new_content.push((c, *n));
+                }
                 Err(reason) => {
                     report.failed.push(FileFailure {
                         path: c.key.clone(),
@@ -347,10 +400,16 @@ fn embed_all<'c>(
     let mut built = Vec::with_capacity(content.len());
     for ((c, n), vecs) in content.into_iter().zip(vectors) {
         let asset_id = n.file.asset_id.clone();
-        let mut segments: Vec<(Locator, Option<Vec<f32>>, Option<image::RgbImage>)> = Vec::new();
+        let mut segments: Vec<(Item, Option<Vec<f32>>)> = Vec::new();
         for (item, v) in n.items.into_iter().zip(vecs) {
             if let (
-                Some((Locator::Shot { t_start, .. }, Some(pv), _)),
+                Some((
+                    Item {
+                        locator: Locator::Shot { t_start, .. },
+                        ..
+                    },
+                    Some(pv),
+                )),
                 Locator::Shot { t_end, .. },
                 Some(cv),
             ) = (segments.last_mut(), &item.locator, &v)
@@ -358,24 +417,37 @@ fn embed_all<'c>(
                 let span = t_end - *t_start;
                 let cos: f32 = pv.iter().zip(cv).map(|(a, b)| a * b).sum();
                 if cos >= MERGE_COSINE && span <= MERGE_MAX_SPAN {
-                    if let Some((Locator::Shot { t_end: prev_end, .. }, _, _)) = segments.last_mut() {
+                    if let Some((
+                        Item {
+                            locator: Locator::Shot { t_end: prev_end, .. },
+                            ..
+                        },
+                        _,
+                    )) = segments.last_mut()
+                    {
                         *prev_end = *t_end;
                     }
                     continue;
                 }
             }
-            segments.push((item.locator, v, item.thumbnail));
+            segments.push((item, v));
         }
         let mut writes = Vec::with_capacity(segments.len());
-        for (locator, v, thumb) in segments {
-            let segment = Segment::new(asset_id.clone(), locator);
-            if let Some(t) = thumb {
-                save_thumbnail(&index.thumbnail_path(segment.id), &t);
+        for (item, v) in segments {
+            let segment = Segment::new(asset_id.clone(), item.locator);
+            if let Some(t) = &item.thumbnail {
+                save_thumbnail(&index.thumbnail_path(segment.id), t);
             }
+            let vectors = v
+                .map(|v| (Space::Visual, v))
+                .into_iter()
+                .chain(item.text_vector.map(|t| (Space::Text, t)))
+                .collect();
             writes.push(SegmentWrite {
                 segment,
-                vectors: v.map(|v| vec![(Space::Visual, v)]).unwrap_or_default(),
-                body: String::new(),
+                vectors,
+                body: item.body,
+                words: item.words,
             });
         }
         built.push((c, (n.file, n.record, writes)));
@@ -420,9 +492,11 @@ fn progress_bar(show: bool, len: Option<u64>) -> ProgressBar {
 /// Reads, hashes and (for new content) decodes one file. Errors are per-file reasons.
 fn prepare(
     index: &Index,
-    model: &ClipModel,
+    models: &Models<'_>,
     c: &Candidate,
     limits: &DecodeLimits,
+    cancel: &AtomicBool,
+    bar: &ProgressBar,
 ) -> Result<Prepared, String> {
     if c.size == 0 {
         return Err("empty file (0 bytes)".into());
@@ -463,8 +537,8 @@ fn prepare(
         return Ok(Prepared::Link(file));
     }
     match bytes {
-        Some(b) => prepare_image(model, c, &b, file, limits),
-        None => prepare_timed(c, file),
+        Some(b) => prepare_image(models.clip, c, &b, file, limits),
+        None => prepare_timed(models, c, file, cancel, bar),
     }
 }
 
@@ -484,6 +558,7 @@ fn prepare_image(
         paths: vec![c.key.clone()],
         size: file.size,
         mtime: (c.mtime_ns / 1_000_000_000) as i64,
+        language: None,
         width: Some(decoded.image.width()),
         height: Some(decoded.image.height()),
         duration_s: None,
@@ -497,18 +572,27 @@ fn prepare_image(
             captured_ts: decoded.captured_ts,
             segments: vec![],
         },
-        items: vec![Item {
-            locator: Locator::Whole,
-            pixels: Some(Pixels::Ready(pixels)),
-            thumbnail: None,
-        }],
+        items: vec![Item::visual(Locator::Whole, Some(Pixels::Ready(pixels)), None)],
+        warning: None,
     })))
 }
 
 /// Videos and recordings: probe, then one item per shot (videos), or one whole-file item
-/// (recordings, and videos whose picture cannot be read but whose sound can).
-fn prepare_timed(c: &Candidate, file: FileEntry) -> Result<Prepared, String> {
+/// (recordings, and videos whose picture cannot be read but whose sound can), plus one item per
+/// transcript segment when the file has sound and a speech model is loaded.
+fn prepare_timed(
+    models: &Models<'_>,
+    c: &Candidate,
+    file: FileEntry,
+    cancel: &AtomicBool,
+    bar: &ProgressBar,
+) -> Result<Prepared, String> {
     let probe = video::probe(&c.path)?;
+    let name = c
+        .path
+        .file_name()
+        .map_or_else(|| c.key.clone(), |n| n.to_string_lossy().into_owned());
+    bar.set_message(format!("shots: {name}"));
     let shots = match probe.video {
         Some(_) => match video::shots(&c.path, &probe, &video::ShotParams::default()) {
             Ok(s) => s,
@@ -532,26 +616,54 @@ fn prepare_timed(c: &Candidate, file: FileEntry) -> Result<Prepared, String> {
         .filter(|t| t.timestamp() > 0)
         .map(|t| (t.to_rfc3339(), t.timestamp()))
         .unzip();
-    let items = if shots.is_empty() {
-        vec![Item {
-            locator: Locator::Whole,
-            pixels: None,
-            thumbnail: None,
-        }]
+    let mut items = if shots.is_empty() {
+        vec![Item::visual(Locator::Whole, None, None)]
     } else {
         shots
             .into_iter()
-            .map(|s| Item {
-                locator: Locator::Shot {
+            .map(|s| {
+                let locator = Locator::Shot {
                     t_start: s.t_start,
                     t_end: s.t_end,
                     keyframe: s.keyframe_t,
-                },
-                thumbnail: Some(s.keyframe.clone()),
-                pixels: Some(Pixels::Frame(s.keyframe)),
+                };
+                let thumb = Some(s.keyframe.clone());
+                Item::visual(locator, Some(Pixels::Frame(s.keyframe)), thumb)
             })
             .collect()
     };
+    let mut warning = None;
+    let mut language = None;
+    if let (true, Some(whisper)) = (probe.has_audio, models.whisper) {
+        let total = probe.duration_s;
+        let progress = |done: f64| {
+            bar.set_message(format!("transcribing {name} {}/{}", clock(done), clock(total)));
+        };
+        match audio::transcribe_file(&c.path, whisper, models.decode, cancel, &progress) {
+            Ok(t) => {
+                warning = t
+                    .warning
+                    .map(|w| format!("sound partly unreadable, transcript may be short: {w}"));
+                if !t.transcript.segments.is_empty() {
+                    language = Some(t.transcript.language.clone()).filter(|l| !l.is_empty());
+                }
+                let mut spoken = spoken_items(t.transcript.segments);
+                if let Some(m) = models.text {
+                    for batch in spoken.chunks_mut(32) {
+                        let texts: Vec<&str> = batch.iter().map(|i| i.body.as_str()).collect();
+                        let vs = m.embed(&texts).map_err(|e| e.to_string())?;
+                        for (item, v) in batch.iter_mut().zip(vs) {
+                            item.text_vector = Some(v);
+                        }
+                    }
+                }
+                items.extend(spoken);
+            }
+            Err(e) if e == audio::INTERRUPTED => return Err(e),
+            // The picture (or the name, for a recording) is still worth indexing.
+            Err(e) => warning = Some(format!("no transcript: {e}")),
+        }
+    }
     let asset = Asset {
         id: file.asset_id.clone(),
         kind,
@@ -564,6 +676,7 @@ fn prepare_timed(c: &Candidate, file: FileEntry) -> Result<Prepared, String> {
         duration_s: Some(probe.duration_s),
         pages: None,
         captured_at,
+        language,
     };
     Ok(Prepared::New(Box::new(NewContent {
         file,
@@ -573,7 +686,48 @@ fn prepare_timed(c: &Candidate, file: FileEntry) -> Result<Prepared, String> {
             segments: vec![],
         },
         items,
+        warning,
     })))
+}
+
+/// Transcript segments as items. Segments that share a start (rounded to the id's millisecond
+/// key) are joined, so every item has its own segment id.
+fn spoken_items(segments: Vec<loupe_schemas::TranscriptSegment>) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::with_capacity(segments.len());
+    for s in segments {
+        let locator = Locator::Span {
+            t_start: (s.start * 1000.0).round() / 1000.0,
+            t_end: (s.end * 1000.0).round() / 1000.0,
+        };
+        if let Some(last) = items.last_mut()
+            && last.locator.key() == locator.key()
+        {
+            last.body.push(' ');
+            last.body.push_str(&s.text);
+            last.words.extend(s.words);
+            continue;
+        }
+        items.push(Item {
+            locator,
+            pixels: None,
+            thumbnail: None,
+            body: s.text,
+            words: s.words,
+            text_vector: None,
+        });
+    }
+    items
+}
+
+/// `h:mm:ss` or `m:ss`.
+fn clock(s: f64) -> String {
+    let t = s.max(0.0) as u64;
+    let (h, m, sec) = (t / 3600, t / 60 % 60, t % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{sec:02}")
+    } else {
+        format!("{m}:{sec:02}")
+    }
 }
 
 #[cfg(test)]

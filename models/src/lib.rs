@@ -7,6 +7,9 @@
 //! - [`clip`]: CLIP image and text towers in the layout of Qdrant's `clip-ViT-B-32-vision/-text` ONNX
 //!   repositories, with CLIP's own preprocessing (shortest-side resize, centre crop, mean/std) and BPE
 //!   tokenizer (77 tokens), batched, L2-normalised output.
+//! - [`text`]: the dense text space (MiniLM sentence embedder through ONNX Runtime) for transcripts,
+//!   OCR text and text queries.
+//! - [`whisper`]: speech recognition with Whisper through whisper.cpp, with word times.
 //! - [`media`]: safe image decoding (limits against decompression bombs, EXIF orientation and date),
 //!   shared by the indexer and by image queries.
 //! - [`pull`]: `loupe models pull`: fetch from pinned Hugging Face repositories (sha256-checked) or install
@@ -20,10 +23,14 @@ pub mod media;
 pub mod pull;
 mod runtime;
 mod store;
+pub mod text;
+pub mod whisper;
 
 pub use clip::{ClipImageEncoder, ClipModel, ClipTextEncoder, ClipTokenizer, Preprocessor};
 pub use runtime::Runtime;
 pub use store::{MANIFEST_FILE, ModelStore, read_manifest, sha256_file, write_manifest};
+pub use text::TextEmbedder;
+pub use whisper::Whisper;
 
 use std::path::PathBuf;
 
@@ -51,6 +58,8 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    #[error("speech recognition: {0}")]
+    Speech(String),
     #[error("download {url}: {reason}")]
     Download { url: String, reason: String },
     #[error("{context}: {source}")]

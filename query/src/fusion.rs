@@ -28,10 +28,15 @@ pub fn fuse(lists: &[(Signal, Vec<Ranked>)], method: &Fusion) -> Vec<Fused> {
             let rank = i as u32 + 1;
             let contribution = match method {
                 Fusion::Rrf { k } => 1.0 / (*k as f32 + rank as f32),
-                Fusion::Weighted { visual, lexical } => {
+                Fusion::Weighted {
+                    visual,
+                    lexical,
+                    text_dense,
+                } => {
                     let w = match signal {
                         Signal::Visual => *visual,
                         Signal::Lexical => *lexical,
+                        Signal::TextDense => *text_dense,
                     };
                     let norm = if hi > lo { (raw - lo) / (hi - lo) } else { 1.0 };
                     w * norm
@@ -97,6 +102,7 @@ mod tests {
             &Fusion::Weighted {
                 visual: 1.0,
                 lexical: 0.1,
+                text_dense: 0.0,
             },
         );
         assert_eq!(visual_heavy[0].segment_id, id(1).0);
@@ -105,6 +111,7 @@ mod tests {
             &Fusion::Weighted {
                 visual: 0.1,
                 lexical: 1.0,
+                text_dense: 0.0,
             },
         );
         assert_eq!(lexical_heavy[0].segment_id, id(2).0);

@@ -1,19 +1,23 @@
 //! loupe-query: a [`SearchRequest`] in, ranked [`Hit`]s out.
 //!
 //! request -> encode the query once (CLIP text tower, image tower, or a stored vector for "find
-//! similar") -> run the signals (dense visual in Qdrant, BM25 in tantivy), each with the filters
-//! applied inside the engine -> fuse (RRF, or a weighted sum of min-max normalised scores), keeping
-//! each signal's rank and score for `explain` -> paginate -> hydrate assets from the catalog.
+//! similar"; the sentence embedder for the text space) -> run the signals (dense visual and dense
+//! text in Qdrant, BM25 in tantivy), each with the filters applied inside the engine -> fuse (RRF, or
+//! a weighted sum of min-max normalised scores), keeping each signal's rank and score for `explain`
+//! -> group into moments -> paginate -> hydrate assets from the catalog, add highlighted snippets,
+//! and land spoken hits on the first matched word.
 //!
 //! `score_threshold` is the minimum cosine similarity for a hit to come through the visual signal (an
-//! absolute, comparable number); lexical hits qualify by matching.
+//! absolute, comparable number); lexical hits qualify by matching; dense text hits need a cosine of
+//! at least [`TEXT_DENSE_MIN`] (unrelated sentences score below it with MiniLM), so a visual query
+//! is not padded with transcripts that merely exist.
 //!
 //! Not for: indexing, HTTP (the server wraps this), or answer generation.
 
 pub mod fusion;
 
-use loupe_models::ClipModel;
 use loupe_models::media::{DecodeLimits, decode_image};
+use loupe_models::{ClipModel, TextEmbedder};
 use loupe_schemas::{
     AssetId, GroupBy, Hit, ImageQuery, Locator, SearchRequest, SearchResponse, Segment, Signal, SignalScore,
     TimeRange,
@@ -49,10 +53,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Largest `limit` a request may ask for.
 pub const MAX_LIMIT: usize = 1000;
 
+/// How long before a matched word a deep link starts playing (seconds).
+pub const WORD_LEAD_IN_S: f64 = 0.5;
+
+/// Minimum cosine similarity for a hit of the dense text signal.
+pub const TEXT_DENSE_MIN: f32 = 0.3;
+
+/// The models that encode queries.
+#[derive(Clone, Copy)]
+pub struct Encoders<'a> {
+    pub clip: &'a ClipModel,
+    /// The sentence embedder; without it the text space is not searched.
+    pub text: Option<&'a TextEmbedder>,
+}
+
 /// Runs one search.
-pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<SearchResponse> {
+pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Result<SearchResponse> {
     let started = Instant::now();
+    let model = encoders.clip;
     index.check_model(&model.id())?;
+    let text_model = match encoders.text {
+        Some(t) if index.check_text_model(&t.id())? => Some(t),
+        _ => None,
+    };
     let text = req.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
     if text.is_none() && req.image.is_none() {
         return Err(Error::BadRequest("give a text query, an image, or both".into()));
@@ -82,6 +105,19 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
         Some(t) => index.text().search(t, &req.filters, depth)?,
         None => Vec::new(),
     };
+    let text_dense = match (text, text_model) {
+        (Some(t), Some(m)) => {
+            let v = m.embed(&[t])?.into_iter().next().unwrap_or_default();
+            index.vectors().search(&VectorQuery {
+                space: Space::Text,
+                vector: &v,
+                filters: &req.filters,
+                limit: depth,
+                score_threshold: Some(TEXT_DENSE_MIN),
+            })?
+        }
+        _ => Vec::new(),
+    };
 
     let mut lists = vec![(
         Signal::Visual,
@@ -94,6 +130,15 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
         lists.push((
             Signal::Lexical,
             lexical
+                .iter()
+                .map(|s| (s.segment_id, s.asset_id.clone(), s.score))
+                .collect(),
+        ));
+    }
+    if !text_dense.is_empty() {
+        lists.push((
+            Signal::TextDense,
+            text_dense
                 .iter()
                 .map(|s| (s.segment_id, s.asset_id.clone(), s.score))
                 .collect(),
@@ -135,6 +180,8 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
                 .collect(),
             moment,
             merged: 1,
+            snippet: None,
+            at: None,
         });
     }
     let mut hits: Vec<Hit> = group(hits, req.group_by)
@@ -142,9 +189,24 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
         .skip(req.offset)
         .take(req.limit)
         .collect();
+    let ids: Vec<_> = hits.iter().map(|h| h.segment.id).collect();
+    let mut texts = index.text().segment_texts(&ids, text)?;
+    let terms = text.map(words_of).unwrap_or_default();
     for h in &mut hits {
-        h.deep_link = match h.moment {
-            Some(m) => format!("{}#t={:.1}", h.asset.path, m.start),
+        let stored = texts.remove(&h.segment.id);
+        let word_at = stored
+            .as_ref()
+            .and_then(|st| first_matched_word(&st.words, &terms));
+        h.at = match (word_at, h.moment) {
+            // A little before the word, so the player does not clip its start.
+            (Some(t), Some(m)) => Some((t - WORD_LEAD_IN_S).max(m.start).max(0.0)),
+            (Some(t), None) => Some((t - WORD_LEAD_IN_S).max(0.0)),
+            (None, Some(m)) => Some(m.start),
+            (None, None) => None,
+        };
+        h.snippet = stored.and_then(|st| st.snippet);
+        h.deep_link = match h.at {
+            Some(t) => format!("{}#t={:.1}", h.asset.path, t),
             None => h.asset.path.clone(),
         };
     }
@@ -153,7 +215,39 @@ pub fn search(index: &Index, model: &ClipModel, req: &SearchRequest) -> Result<S
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         fusion: req.fusion.clone(),
         visual_model: model.id(),
+        text_model: text_model.map(|m| m.id()),
     })
+}
+
+/// Lower-case alphanumeric words of a text (what word matching compares).
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\'').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Start time of the longest run of query words found, in order, in a transcript's words
+/// (earliest on ties); `None` when no query word was said.
+pub fn first_matched_word(words: &[loupe_schemas::WordTime], terms: &[String]) -> Option<f64> {
+    if terms.is_empty() || words.is_empty() {
+        return None;
+    }
+    let spoken: Vec<String> = words.iter().map(|w| words_of(&w.text).join("")).collect();
+    let mut best: Option<(usize, usize)> = None; // (run length, word index)
+    for i in 0..spoken.len() {
+        for j in 0..terms.len() {
+            let run = spoken[i..]
+                .iter()
+                .zip(&terms[j..])
+                .take_while(|(a, b)| a == b)
+                .count();
+            if run > 0 && best.is_none_or(|(len, _)| run > len) {
+                best = Some((run, i));
+            }
+        }
+    }
+    best.map(|(_, i)| words[i].start)
 }
 
 /// Hits of the same video or recording closer than this (seconds) merge into one moment.
@@ -266,12 +360,15 @@ mod tests {
                 duration_s: None,
                 pages: None,
                 captured_at: None,
+                language: None,
             },
             moment: locator.time_range().map(|(start, end)| TimeRange { start, end }),
             segment: Segment::new(id, locator),
             signals: vec![],
             merged: 1,
             deep_link: String::new(),
+            snippet: None,
+            at: None,
         }
     }
 
@@ -305,5 +402,28 @@ mod tests {
         let a = group(hits.clone(), GroupBy::Asset);
         assert_eq!(a.len(), 3);
         assert_eq!(group(hits, GroupBy::Segment).len(), 5);
+    }
+
+    #[test]
+    fn lands_on_the_longest_run_of_query_words() {
+        let w = |text: &str, start: f64| loupe_schemas::WordTime {
+            text: text.into(),
+            start,
+            end: start + 0.3,
+            p: 0.9,
+        };
+        let words = vec![
+            w("And", 1.0),
+            w("so,", 1.3),
+            w("ask", 2.0),
+            w("what", 2.4),
+            w("ask", 5.0),
+            w("not", 5.3),
+            w("what", 5.6),
+        ];
+        let terms = words_of("Ask not what your country can do");
+        assert_eq!(first_matched_word(&words, &terms), Some(5.0));
+        assert_eq!(first_matched_word(&words, &words_of("so")), Some(1.3));
+        assert_eq!(first_matched_word(&words, &words_of("nothing here")), None);
     }
 }

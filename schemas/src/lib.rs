@@ -132,6 +132,9 @@ pub struct Asset {
     /// Capture time from the file's metadata (EXIF DateTimeOriginal), RFC 3339, when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captured_at: Option<String>,
+    /// Spoken language of a video's or recording's transcript (ISO 639-1, e.g. `en`), when it has speech.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl Asset {
@@ -201,6 +204,43 @@ impl Segment {
     }
 }
 
+/// A spoken word and when it was said (seconds from the start of the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WordTime {
+    pub text: String,
+    pub start: f64,
+    pub end: f64,
+    /// The recogniser's probability for the word's first token.
+    pub p: f32,
+}
+
+/// One stretch of speech, as the recogniser segmented it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TranscriptSegment {
+    /// Seconds from the start of the file.
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// Word times, when the recogniser gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<WordTime>,
+}
+
+/// What was said in a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Transcript {
+    /// ISO 639-1 code (detected by multilingual models; `en` for English-only ones).
+    /// Empty when the file holds no speech.
+    pub language: String,
+    /// `name@fingerprint` of the speech model.
+    pub model: String,
+    /// Length of the audio (seconds).
+    pub duration_s: f64,
+    /// How much of it the voice-activity detector passed to the recogniser (seconds).
+    pub speech_s: f64,
+    pub segments: Vec<TranscriptSegment>,
+}
+
 /// A retrieval signal that can contribute to a hit.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
@@ -209,8 +249,10 @@ impl Segment {
 pub enum Signal {
     /// Dense vector in the CLIP space (text tower or image tower query against image vectors).
     Visual,
-    /// BM25 over file names, paths and (later) transcripts and OCR text.
+    /// BM25 over file names, paths, transcripts and OCR text.
     Lexical,
+    /// Dense vector in the sentence-embedder space (query text against transcript and OCR text).
+    TextDense,
 }
 
 impl Signal {
@@ -218,6 +260,7 @@ impl Signal {
         match self {
             Self::Visual => "visual",
             Self::Lexical => "lexical",
+            Self::TextDense => "text_dense",
         }
     }
 }
@@ -247,6 +290,8 @@ pub enum Fusion {
         visual: f32,
         #[serde(default = "default_lexical_weight")]
         lexical: f32,
+        #[serde(default = "default_text_dense_weight")]
+        text_dense: f32,
     },
 }
 
@@ -258,6 +303,20 @@ fn default_visual_weight() -> f32 {
 }
 fn default_lexical_weight() -> f32 {
     0.5
+}
+fn default_text_dense_weight() -> f32 {
+    0.5
+}
+
+impl Fusion {
+    /// Weighted fusion with the default weights.
+    pub fn weighted() -> Self {
+        Self::Weighted {
+            visual: default_visual_weight(),
+            lexical: default_lexical_weight(),
+            text_dense: default_text_dense_weight(),
+        }
+    }
 }
 
 impl Default for Fusion {
@@ -354,6 +413,22 @@ pub struct Hit {
     pub merged: u32,
     /// Where to open the hit: the file path, with `#t=SECONDS` for a moment.
     pub deep_link: String,
+    /// The second to open a video or recording at: the first matched spoken word when the query's
+    /// words were found in the transcript, else the start of the moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<f64>,
+    /// The text of the segment (transcript, OCR) around what matched, with the matched words marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<Snippet>,
+}
+
+/// The part of a segment's text that matched, for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Snippet {
+    pub text: String,
+    /// Matched words as `[start, end)` byte offsets into `text`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub highlights: Vec<[usize; 2]>,
 }
 
 /// A time range in seconds.
@@ -398,6 +473,9 @@ pub struct SearchResponse {
     pub fusion: Fusion,
     /// The model that encoded the query (same as the one that built the index).
     pub visual_model: String,
+    /// The sentence embedder that encoded the query for the text space, when the index has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_model: Option<String>,
 }
 
 /// A file that could not be indexed, and why.
@@ -423,6 +501,9 @@ pub struct IndexReport {
     /// Files that are not media Loupe reads.
     pub ignored: u64,
     pub failed: Vec<FileFailure>,
+    /// Files that were indexed with something missing (e.g. a video whose sound cannot be decoded).
+    #[serde(default)]
+    pub warnings: Vec<FileFailure>,
     pub elapsed_s: f64,
     /// Indexed files per wall-clock second.
     pub files_per_s: f64,
@@ -543,7 +624,8 @@ mod tests {
             w,
             Fusion::Weighted {
                 visual: 2.0,
-                lexical: 0.5
+                lexical: 0.5,
+                text_dense: 0.5
             }
         );
     }

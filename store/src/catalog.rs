@@ -195,6 +195,7 @@ mod tests {
             duration_s: None,
             pages: None,
             captured_at: None,
+            language: None,
         };
         ch.assets.push((
             id.clone(),

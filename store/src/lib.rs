@@ -18,12 +18,12 @@ pub mod text;
 pub mod vectors;
 
 pub use catalog::{AssetRecord, Catalog, CatalogChanges, FileEntry};
-pub use text::{TextDoc, TextHit, TextIndex};
+pub use text::{SegmentText, TextDoc, TextHit, TextIndex};
 pub use vectors::{
     EdgeBackend, Point, PointPayload, Scored, Space, VectorBackend, VectorQuery, ancestor_dirs,
 };
 
-use loupe_schemas::{AssetId, Segment};
+use loupe_schemas::{AssetId, Segment, WordTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -39,6 +39,15 @@ pub enum Error {
          use the same model (--model) or rebuild the index into another --index folder"
     )]
     ModelMismatch {
+        dir: PathBuf,
+        index_model: String,
+        query_model: String,
+    },
+    #[error(
+        "the index at {dir} was built with text model '{index_model}', but this run uses '{query_model}'; \
+         use the same model (--text-model) or rebuild the index into another --index folder"
+    )]
+    TextModelMismatch {
         dir: PathBuf,
         index_model: String,
         query_model: String,
@@ -71,7 +80,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NoIndex(_) => "no_index",
-            Self::ModelMismatch { .. } => "model_mismatch",
+            Self::ModelMismatch { .. } | Self::TextModelMismatch { .. } => "model_mismatch",
             Self::Busy(_) => "index_busy",
             Self::Vector(_) | Self::Text(_) | Self::Catalog(_) => "store_error",
             Self::Io { .. } => "io_error",
@@ -88,11 +97,31 @@ pub struct IndexMeta {
     /// `name@fingerprint` of the CLIP model whose image tower wrote the visual vectors.
     pub visual_model: String,
     pub visual_dim: usize,
+    /// `name@fingerprint` of the sentence embedder that wrote the text vectors (transcripts, OCR
+    /// text); `None` when the index was built without one (then text is searched by BM25 only).
+    #[serde(default)]
+    pub text_model: Option<String>,
+    #[serde(default)]
+    pub text_dim: Option<usize>,
     /// Seconds since the Unix epoch.
     pub created_unix: u64,
 }
 
-const FORMAT: u32 = 1;
+/// A model an index is built with: `name@fingerprint` and output dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub id: String,
+    pub dim: usize,
+}
+
+/// The models that write an index's vector spaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexModels {
+    pub visual: ModelSpec,
+    pub text: Option<ModelSpec>,
+}
+
+const FORMAT: u32 = 2;
 const META_FILE: &str = "index.json";
 
 /// How an index is opened.
@@ -108,6 +137,8 @@ pub struct SegmentWrite {
     pub segment: Segment,
     pub vectors: Vec<(Space, Vec<f32>)>,
     pub body: String,
+    /// Word times of a transcript segment (for landing on the matched word).
+    pub words: Vec<WordTime>,
 }
 
 /// One change to the index, as the indexer sees it.
@@ -187,20 +218,39 @@ impl Index {
         Self::open_parts(dir, meta, access, lock)
     }
 
-    /// Opens the index for writing with `visual_model`, creating it if needed. An existing index
-    /// built by another model is refused.
-    pub fn open_or_create(dir: &Path, visual_model: &str, visual_dim: usize) -> Result<Self> {
+    /// Opens the index for writing with these models, creating it if needed. An existing index
+    /// built by other models is refused.
+    pub fn open_or_create(dir: &Path, models: &IndexModels) -> Result<Self> {
         if dir.join(META_FILE).is_file() {
             let idx = Self::open(dir, Access::Write)?;
-            idx.check_model(visual_model)?;
+            idx.check_model(&models.visual.id)?;
+            match (&idx.meta.text_model, &models.text) {
+                (Some(have), Some(want)) if have != &want.id => {
+                    return Err(Error::TextModelMismatch {
+                        dir: dir.to_path_buf(),
+                        index_model: have.clone(),
+                        query_model: want.id.clone(),
+                    });
+                }
+                (None, Some(want)) => {
+                    return Err(Error::TextModelMismatch {
+                        dir: dir.to_path_buf(),
+                        index_model: "none".into(),
+                        query_model: want.id.clone(),
+                    });
+                }
+                _ => {}
+            }
             return Ok(idx);
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let lock = lock(dir, Access::Write)?;
         let meta = IndexMeta {
             format: FORMAT,
-            visual_model: visual_model.to_string(),
-            visual_dim,
+            visual_model: models.visual.id.clone(),
+            visual_dim: models.visual.dim,
+            text_model: models.text.as_ref().map(|t| t.id.clone()),
+            text_dim: models.text.as_ref().map(|t| t.dim),
             created_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -215,7 +265,7 @@ impl Index {
     }
 
     fn open_parts(dir: &Path, meta: IndexMeta, access: Access, lock: File) -> Result<Self> {
-        let vectors = EdgeBackend::open(&dir.join("vectors"), meta.visual_dim)?;
+        let vectors = EdgeBackend::open(&dir.join("vectors"), meta.visual_dim, meta.text_dim)?;
         let text = match access {
             Access::Write => TextIndex::open_writer(&dir.join("text"))?,
             Access::Read => TextIndex::open_reader(&dir.join("text"))?,
@@ -262,6 +312,20 @@ impl Index {
                 index_model: self.meta.visual_model.clone(),
                 query_model: model.to_string(),
             })
+        }
+    }
+
+    /// Refuses a text query model that differs from the one that wrote the text vectors.
+    /// `Ok(false)` when the index has no text vectors at all.
+    pub fn check_text_model(&self, model: &str) -> Result<bool> {
+        match &self.meta.text_model {
+            None => Ok(false),
+            Some(m) if m == model => Ok(true),
+            Some(m) => Err(Error::TextModelMismatch {
+                dir: self.dir.clone(),
+                index_model: m.clone(),
+                query_model: model.to_string(),
+            }),
         }
     }
 
@@ -390,6 +454,7 @@ impl Index {
                                 dirs: dirs.clone(),
                                 date_ts: rec.date_ts(),
                                 body: s.body,
+                                words: s.words,
                             });
                         }
                     } else {

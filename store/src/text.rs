@@ -4,7 +4,8 @@
 //! fields, so a filtered lexical query is filtered inside tantivy, not after it.
 
 use crate::{Error, Result};
-use loupe_schemas::{AssetId, AssetKind, Filters, Uuid};
+use loupe_schemas::{AssetId, AssetKind, Filters, Snippet, Uuid, WordTime};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::{DocSetCollector, TopDocs};
@@ -26,7 +27,21 @@ pub struct TextDoc {
     pub date_ts: i64,
     /// Transcript, OCR text or caption of the segment (empty for a plain photo).
     pub body: String,
+    /// Word times of a transcript segment (stored, not indexed).
+    pub words: Vec<WordTime>,
 }
+
+/// The stored text of a segment, with the snippet that matched a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentText {
+    pub body: String,
+    pub words: Vec<WordTime>,
+    /// Highlighted fragment for the query (the start of the body when no word matched).
+    pub snippet: Option<Snippet>,
+}
+
+/// Longest snippet shown for a hit (characters).
+const SNIPPET_CHARS: usize = 220;
 
 /// A lexical hit.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +61,7 @@ struct Fields {
     name: Field,
     path: Field,
     body: Field,
+    words: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -59,6 +75,7 @@ fn schema() -> (Schema, Fields) {
         name: b.add_text_field("name", TEXT | STORED),
         path: b.add_text_field("path", TEXT | STORED),
         body: b.add_text_field("body", TEXT | STORED),
+        words: b.add_text_field("words", STORED),
     };
     (b.build(), f)
 }
@@ -137,6 +154,9 @@ impl TextIndex {
                     f.date_ts => d.date_ts,
                     f.body => d.body.as_str(),
                 );
+                if !d.words.is_empty() {
+                    td.add_text(f.words, serde_json::to_string(&d.words).map_err(terr)?);
+                }
                 for p in &d.paths {
                     let name = Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p);
                     td.add_text(f.name, name);
@@ -212,7 +232,67 @@ impl TextIndex {
                 .and_then(|v| v.as_i64())
                 .unwrap_or_default(),
             body: text(f.body),
+            words: serde_json::from_str(&text(f.words)).unwrap_or_default(),
         })
+    }
+
+    /// The stored text of these segments, with a highlighted snippet for `query` (BM25 terms).
+    pub fn segment_texts(&self, ids: &[Uuid], query: Option<&str>) -> Result<HashMap<Uuid, SegmentText>> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let generator = match query.filter(|q| !q.trim().is_empty()) {
+            Some(q) => {
+                let parser = QueryParser::for_index(&self.index, vec![f.body]);
+                let (q, _) = parser.parse_query_lenient(q);
+                let mut g =
+                    tantivy::snippet::SnippetGenerator::create(&searcher, &*q, f.body).map_err(terr)?;
+                g.set_max_num_chars(SNIPPET_CHARS);
+                Some(g)
+            }
+            None => None,
+        };
+        let mut out = HashMap::new();
+        for id in ids {
+            let q = TermQuery::new(
+                Term::from_field_text(f.segment_id, &id.to_string()),
+                IndexRecordOption::Basic,
+            );
+            let Some(addr) = searcher
+                .search(&q, &DocSetCollector)
+                .map_err(terr)?
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            let doc = self.load(&searcher, addr)?;
+            if doc.body.is_empty() {
+                continue;
+            }
+            let snippet = generator
+                .as_ref()
+                .map(|g| g.snippet(&doc.body))
+                .filter(|s| !s.highlighted().is_empty())
+                .map(|s| Snippet {
+                    text: s.fragment().to_string(),
+                    highlights: s.highlighted().iter().map(|r| [r.start, r.end]).collect(),
+                })
+                .or_else(|| {
+                    Some(Snippet {
+                        text: head(&doc.body, SNIPPET_CHARS),
+                        highlights: Vec::new(),
+                    })
+                });
+            out.insert(
+                *id,
+                SegmentText {
+                    body: doc.body,
+                    words: doc.words,
+                    snippet,
+                },
+            );
+        }
+        Ok(out)
     }
 
     fn filter_clauses(&self, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
@@ -291,6 +371,16 @@ impl TextIndex {
     }
 }
 
+/// The first `max` characters of `text`, cut at a word boundary, with an ellipsis when cut.
+fn head(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a);
+    format!("{cut} …")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +396,7 @@ mod tests {
             dirs: crate::vectors::ancestor_dirs(path),
             date_ts: date,
             body: String::new(),
+            words: Vec::new(),
         }
     }
 

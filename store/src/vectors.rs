@@ -21,12 +21,15 @@ use std::path::Path;
 pub enum Space {
     /// CLIP image space: photos, keyframes, pages (queried by the CLIP text or image tower).
     Visual,
+    /// Sentence-embedder space: transcript segments and OCR text (queried by the same embedder).
+    Text,
 }
 
 impl Space {
     pub fn name(self) -> &'static str {
         match self {
             Self::Visual => "visual",
+            Self::Text => "text",
         }
     }
 }
@@ -146,36 +149,47 @@ pub struct EdgeBackend {
 }
 
 impl EdgeBackend {
-    /// Opens the shard at `dir`, creating it (with the visual space of `visual_dim` and the payload
-    /// indexes) if it does not exist.
-    pub fn open(dir: &Path, visual_dim: usize) -> Result<Self> {
+    /// Opens the shard at `dir`, creating it (with the visual space of `visual_dim`, the text space
+    /// of `text_dim` when there is one, and the payload indexes) if it does not exist.
+    pub fn open(dir: &Path, visual_dim: usize, text_dim: Option<usize>) -> Result<Self> {
         let exists = dir.join("segments").is_dir();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let wanted: Vec<(Space, usize)> = std::iter::once((Space::Visual, visual_dim))
+            .chain(text_dim.map(|d| (Space::Text, d)))
+            .collect();
         if exists {
             let shard = EdgeShard::load(dir, None).map_err(verr)?;
-            let have = shard.config().vectors.get(Space::Visual.name()).map(|v| v.size);
-            if have != Some(visual_dim) {
-                return Err(Error::Vector(format!(
-                    "vector store at {} has visual dimension {have:?}, expected {visual_dim}",
-                    dir.display()
-                )));
+            for (space, dim) in &wanted {
+                let have = shard.config().vectors.get(space.name()).map(|v| v.size);
+                if have != Some(*dim) {
+                    return Err(Error::Vector(format!(
+                        "vector store at {} has {} dimension {have:?}, expected {dim}",
+                        dir.display(),
+                        space.name()
+                    )));
+                }
             }
             return Ok(Self { shard });
         }
         let config = EdgeConfig {
             on_disk_payload: false,
-            vectors: HashMap::from([(
-                Space::Visual.name().to_string(),
-                EdgeVectorParams {
-                    size: visual_dim,
-                    distance: Distance::Cosine,
-                    on_disk: None,
-                    multivector_config: None,
-                    datatype: None,
-                    quantization_config: None,
-                    hnsw_config: None,
-                },
-            )]),
+            vectors: wanted
+                .iter()
+                .map(|(space, dim)| {
+                    (
+                        space.name().to_string(),
+                        EdgeVectorParams {
+                            size: *dim,
+                            distance: Distance::Cosine,
+                            on_disk: None,
+                            multivector_config: None,
+                            datatype: None,
+                            quantization_config: None,
+                            hnsw_config: None,
+                        },
+                    )
+                })
+                .collect::<HashMap<_, _>>(),
             ..EdgeConfig::default()
         };
         let shard = EdgeShard::new(dir, config).map_err(verr)?;
@@ -381,7 +395,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("q");
         {
-            let b = EdgeBackend::open(&dir, 3).unwrap();
+            let b = EdgeBackend::open(&dir, 3, None).unwrap();
             b.upsert(vec![
                 point(1, vec![1.0, 0.0, 0.0], AssetKind::Image, "/lib/red"),
                 point(2, vec![0.0, 1.0, 0.0], AssetKind::Image, "/lib/green"),
@@ -394,7 +408,7 @@ mod tests {
             assert_eq!(b.count().unwrap(), 3);
             b.flush().unwrap();
         }
-        let b = EdgeBackend::open(&dir, 3).unwrap();
+        let b = EdgeBackend::open(&dir, 3, None).unwrap();
         let all = Filters::default();
         let q = |filters: &Filters| {
             b.search(&VectorQuery {
