@@ -22,6 +22,15 @@ pub struct BenchArgs {
     /// Skip the indexing part.
     #[arg(long)]
     no_index: bool,
+    /// A folder of recordings with a `manifest.tsv` (columns `file`, `transcript`, optionally
+    /// `language`), e.g. the dev set's `speech/`: real-time factor and word error rate per Whisper
+    /// model installed.
+    #[arg(long)]
+    speech: Option<std::path::PathBuf>,
+    /// A folder of videos, each optionally with `NAME.scenes.json` (shots with `start`/`end`),
+    /// e.g. the dev set's `video/`: keyframe extraction speed and cut accuracy.
+    #[arg(long)]
+    videos: Option<std::path::PathBuf>,
 }
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers, enough for synthetic data.
@@ -177,7 +186,14 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         });
     }
 
-    for &n in &args.points {
+    if let Some(dir) = &args.speech {
+        speech_rows(config, dir, &mut rows)?;
+    }
+    if let Some(dir) = &args.videos {
+        video_rows(dir, &mut rows)?;
+    }
+
+    for &n in args.points.iter().filter(|&&n| n > 0) {
         let dir = tmp.path().join(format!("index-{n}"));
         // Recorded as built by the loaded model, so the real search path accepts it.
         let index = Index::open_or_create(&dir, &visual_only(&model))?;
@@ -325,6 +341,148 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         for r in &rows {
             println!("{:<w$}  {}", r.what, r.value);
         }
+    }
+    Ok(())
+}
+
+/// Word error rate after lower-casing, dropping punctuation and spelling out numbers up to ten
+/// (the dev set's references spell numbers out; Whisper writes digits).
+pub fn wer(reference: &str, hypothesis: &str) -> (usize, usize) {
+    fn words(s: &str) -> Vec<String> {
+        const NUM: [&str; 11] = [
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        ];
+        s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .map(|w| w.trim_matches('\''))
+            .filter(|w| !w.is_empty())
+            .map(|w| match w.parse::<usize>() {
+                Ok(n) if n <= 10 => NUM[n].to_string(),
+                _ => w.to_lowercase(),
+            })
+            .collect()
+    }
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    (prev[h.len()], r.len())
+}
+
+fn speech_rows(config: &Config, dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
+    let manifest = dir.join("manifest.tsv");
+    let text =
+        std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(fc), Some(tc)) = (col("file"), col("transcript")) else {
+        anyhow::bail!("{} needs 'file' and 'transcript' columns", manifest.display());
+    };
+    let lc = col("language");
+    let items: Vec<(String, String, Option<String>)> = lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((
+                f.get(fc)?.to_string(),
+                f.get(tc)?.to_string(),
+                lc.and_then(|c| f.get(c)).map(|s| s.to_string()),
+            ))
+        })
+        .collect();
+    let cancel = AtomicBool::new(false);
+    for name in crate::config::SPEECH_MODELS.iter().rev() {
+        let Ok(Some(whisper)) = config.load_speech(Some(name)) else {
+            continue;
+        };
+        let decode = loupe_models::whisper::Decode::default();
+        let (mut wall, mut audio, mut errors, mut words, mut lang_ok) = (0.0, 0.0, 0, 0, 0);
+        for (file, truth, lang) in &items {
+            let t = Instant::now();
+            let r =
+                loupe_indexer::audio::transcribe_file(&dir.join(file), &whisper, &decode, &cancel, &|_| {})
+                    .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            wall += t.elapsed().as_secs_f64();
+            audio += r.transcript.duration_s;
+            let said: Vec<&str> = r.transcript.segments.iter().map(|s| s.text.as_str()).collect();
+            let (e, n) = wer(truth, &said.join(" "));
+            errors += e;
+            words += n;
+            lang_ok += usize::from(lang.as_deref() == Some(r.transcript.language.as_str()));
+        }
+        rows.push(Row {
+            what: format!(
+                "speech: {} on {} files, {:.1} s of audio (ffmpeg + VAD + whisper.cpp, {} threads)",
+                whisper.id(),
+                items.len(),
+                audio,
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ),
+            value: format!(
+                "RTF {:.3} ({:.1}x real time)  WER {:.1}% ({errors}/{words} words)  language {lang_ok}/{}",
+                wall / audio.max(1e-9),
+                audio / wall.max(1e-9),
+                100.0 * errors as f64 / words.max(1) as f64,
+                items.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn video_rows(dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| loupe_indexer::kind_of(p) == Some(AssetKind::Video))
+        .collect();
+    files.sort();
+    let params = loupe_indexer::video::ShotParams::default();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let t = Instant::now();
+        let probe = loupe_indexer::video::probe(&f).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let shots =
+            loupe_indexer::video::shots(&f, &probe, &params).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let wall = t.elapsed().as_secs_f64();
+        let mut value = format!(
+            "{:.1} video s per wall s ({:.1} s video in {:.2} s), {} shots",
+            probe.duration_s / wall.max(1e-9),
+            probe.duration_s,
+            wall,
+            shots.len()
+        );
+        let truth = f.with_file_name(format!("{name}.scenes.json"));
+        if let Ok(text) = std::fs::read_to_string(&truth) {
+            let scenes: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+            let cuts: Vec<f64> = scenes
+                .iter()
+                .skip(1)
+                .filter_map(|s| s["start"].as_f64())
+                .collect();
+            let found: Vec<f64> = shots.iter().skip(1).map(|s| s.t_start).collect();
+            let hit = cuts
+                .iter()
+                .filter(|c| found.iter().any(|f| (f - *c).abs() <= 0.5))
+                .count();
+            value.push_str(&format!(
+                "; true cuts found within 0.5 s: {hit}/{}; cuts reported: {}",
+                cuts.len(),
+                found.len()
+            ));
+        }
+        rows.push(Row {
+            what: format!("keyframes: {name}"),
+            value,
+        });
     }
     Ok(())
 }

@@ -184,7 +184,8 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
             at: None,
         });
     }
-    let mut hits: Vec<Hit> = group(hits, req.group_by)
+    let horizon = MOMENT_HORIZON.max(2 * (req.offset + req.limit));
+    let mut hits: Vec<Hit> = group(hits, req.group_by, horizon)
         .into_iter()
         .skip(req.offset)
         .take(req.limit)
@@ -197,11 +198,13 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
         let word_at = stored
             .as_ref()
             .and_then(|st| first_matched_word(&st.words, &terms));
-        h.at = match (word_at, h.moment) {
+        // The hit's own segment decides where to open (the moment may have grown around it).
+        let own = h.segment.locator.time_range();
+        h.at = match (word_at, own) {
             // A little before the word, so the player does not clip its start.
-            (Some(t), Some(m)) => Some((t - WORD_LEAD_IN_S).max(m.start).max(0.0)),
+            (Some(t), Some((start, _))) => Some((t - WORD_LEAD_IN_S).max(start).max(0.0)),
             (Some(t), None) => Some((t - WORD_LEAD_IN_S).max(0.0)),
-            (None, Some(m)) => Some(m.start),
+            (None, Some((start, _))) => Some(start),
             (None, None) => None,
         };
         h.snippet = stored.and_then(|st| st.snippet);
@@ -253,9 +256,14 @@ pub fn first_matched_word(words: &[loupe_schemas::WordTime], terms: &[String]) -
 /// Hits of the same video or recording closer than this (seconds) merge into one moment.
 pub const MOMENT_GAP_S: f64 = 2.0;
 
+/// Only hits ranked this high (or within twice the requested page) may grow a moment; weaker
+/// neighbours are absorbed into it without stretching it, so a dense signal that ranks every shot
+/// of a video does not turn the whole video into one moment.
+pub const MOMENT_HORIZON: usize = 20;
+
 /// Groups hits (sorted best first): per segment, per moment, or per asset. Order is kept: a group
 /// ranks where its best member ranked, and shows that member.
-pub fn group(hits: Vec<Hit>, by: GroupBy) -> Vec<Hit> {
+pub fn group(hits: Vec<Hit>, by: GroupBy, horizon: usize) -> Vec<Hit> {
     match by {
         GroupBy::Segment => hits,
         GroupBy::Asset => {
@@ -266,7 +274,7 @@ pub fn group(hits: Vec<Hit>, by: GroupBy) -> Vec<Hit> {
         }
         GroupBy::Moment => {
             let mut out: Vec<Hit> = Vec::new();
-            for h in hits {
+            for (rank, h) in hits.into_iter().enumerate() {
                 let joined = h.moment.and_then(|m| {
                     out.iter_mut().find(|g| {
                         g.asset.id == h.asset.id
@@ -276,6 +284,7 @@ pub fn group(hits: Vec<Hit>, by: GroupBy) -> Vec<Hit> {
                     })
                 });
                 match (joined, h.moment) {
+                    (Some(_), Some(_)) if rank >= horizon => {}
                     (Some(g), Some(m)) => {
                         if let Some(gm) = g.moment.as_mut() {
                             gm.start = gm.start.min(m.start);
@@ -381,7 +390,7 @@ mod tests {
             hit(1, Some((40.0, 42.0)), 0.6), // far away: its own moment
             hit(3, None, 0.5),
         ];
-        let m = group(hits.clone(), GroupBy::Moment);
+        let m = group(hits.clone(), GroupBy::Moment, 20);
         assert_eq!(m.len(), 4);
         assert_eq!(
             m[0].moment,
@@ -399,9 +408,23 @@ mod tests {
                 end: 42.0
             })
         );
-        let a = group(hits.clone(), GroupBy::Asset);
+        let a = group(hits.clone(), GroupBy::Asset, 20);
         assert_eq!(a.len(), 3);
-        assert_eq!(group(hits, GroupBy::Segment).len(), 5);
+        assert_eq!(group(hits.clone(), GroupBy::Segment, 20).len(), 5);
+        // Past the horizon, a neighbour is absorbed without stretching the moment.
+        let tight = group(hits, GroupBy::Moment, 2);
+        assert_eq!(
+            tight.len(),
+            4,
+            "the far hit of file 1 still shows; the near one is absorbed"
+        );
+        assert_eq!(
+            tight[0].moment,
+            Some(TimeRange {
+                start: 10.0,
+                end: 12.0
+            })
+        );
     }
 
     #[test]
