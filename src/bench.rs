@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// e.g. the dev set's `video/`: keyframe extraction speed and cut accuracy.
     #[arg(long)]
     videos: Option<std::path::PathBuf>,
+    /// A folder of scans, images and PDFs, each optionally with `STEM.gt.txt` (its text), e.g. the
+    /// dev set's `docs/`: OCR character error rate and pages/s, PDF text-layer pages/s.
+    #[arg(long)]
+    docs: Option<std::path::PathBuf>,
 }
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers, enough for synthetic data.
@@ -121,8 +125,10 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         clip: &model,
         text: None,
         whisper: None,
+        ocr: None,
         decode: &decode,
     };
+    let ocr = config.load_ocr(&runtime, None)?;
 
     if !args.no_index && args.images > 0 {
         let lib = tmp.path().join("photos");
@@ -158,6 +164,19 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             ),
             value: format!("{:.1} images/s ({:.2} s)", report.files_per_s, report.elapsed_s),
         });
+        // The same photos with the text check on (photos without text pay only the quick check).
+        if let Some(o) = &ocr {
+            let with_ocr = loupe_indexer::Models {
+                ocr: Some(o),
+                ..photo_models
+            };
+            let index = Index::open_or_create(&tmp.path().join("index-photos-ocr"), &visual_only(&model))?;
+            let report = loupe_indexer::index_path(&index, &with_ocr, &lib, &opts, &AtomicBool::new(false))?;
+            rows.push(Row {
+                what: format!("same, with the text-in-photo check ({})", o.id()),
+                value: format!("{:.1} images/s ({:.2} s)", report.files_per_s, report.elapsed_s),
+            });
+        }
         let rerun = loupe_indexer::index_path(&index, &photo_models, &lib, &opts, &AtomicBool::new(false))?;
         rows.push(Row {
             what: format!("re-index unchanged ({} files)", rerun.unchanged),
@@ -191,6 +210,9 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     }
     if let Some(dir) = &args.videos {
         video_rows(dir, &mut rows)?;
+    }
+    if let Some(dir) = &args.docs {
+        doc_rows(config, dir, &mut rows)?;
     }
 
     for &n in args.points.iter().filter(|&&n| n > 0) {
@@ -239,6 +261,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
                         vectors: vec![(Space::Visual, rng.vector(dim))],
                         body: String::new(),
                         words: Vec::new(),
+                        boxes: Vec::new(),
                     }],
                 });
             }
@@ -482,6 +505,157 @@ fn video_rows(dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
         rows.push(Row {
             what: format!("keyframes: {name}"),
             value,
+        });
+    }
+    Ok(())
+}
+
+/// Character error rate: edit distance over characters / reference length. `loose` also
+/// lower-cases and drops everything but letters, digits and spaces.
+pub fn cer(reference: &str, hypothesis: &str, loose: bool) -> (usize, usize) {
+    let norm = |s: &str| {
+        let s: String = if loose {
+            s.to_lowercase()
+                .chars()
+                .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+                .collect()
+        } else {
+            s.to_string()
+        };
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .collect::<Vec<char>>()
+    };
+    let (r, h) = (norm(reference), norm(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rc) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hc) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rc != hc))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    (prev[h.len()], r.len())
+}
+
+fn doc_rows(config: &Config, dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
+    let runtime = config.runtime()?;
+    let ocr = config.load_ocr(&runtime, None)?;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                loupe_indexer::kind_of(p),
+                Some(AssetKind::Image | AssetKind::Document)
+            )
+        })
+        .collect();
+    files.sort();
+    let cancel = AtomicBool::new(false);
+    let (mut ocr_pages, mut ocr_s, mut layer_pages, mut layer_s) = (0usize, 0f64, 0usize, 0f64);
+    let (mut strict, mut loose, mut chars) = ((0, 0), (0, 0), 0usize);
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = f
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let t = Instant::now();
+        let mut pages = Vec::new();
+        if loupe_indexer::kind_of(&f) == Some(AssetKind::Document) {
+            // Text layer alone (what a born-digital PDF costs).
+            let info = loupe_indexer::pdf::info(&f).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            let tl = Instant::now();
+            let layer = loupe_indexer::pdf::text_layer(&f, 1, info.pages)
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            if layer.iter().any(|p| !p.words.is_empty()) {
+                layer_pages += layer.len();
+                layer_s += tl.elapsed().as_secs_f64();
+            }
+            loupe_indexer::document::read_pdf(&f, ocr.as_ref(), &cancel, &mut |_, p| {
+                pages.push(p.text);
+                Ok(())
+            })
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        } else if let Some(o) = &ocr {
+            let bytes = std::fs::read(&f)?;
+            let img = loupe_indexer::decode_image(&bytes, &loupe_indexer::DecodeLimits::default())
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            pages.push(
+                loupe_indexer::document::read_image(o, &img.image.to_rgb8())
+                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
+            );
+        } else {
+            continue;
+        }
+        let wall = t.elapsed().as_secs_f64();
+        let by_ocr = pages
+            .iter()
+            .filter(|p| p.source == loupe_schemas::TextSource::Ocr)
+            .count();
+        if by_ocr > 0 {
+            ocr_pages += by_ocr;
+            ocr_s += wall;
+        }
+        let source = if by_ocr > 0 { "OCR" } else { "text layer" };
+        let mut value = format!(
+            "{} page(s) by {source}, {:.2} s/page",
+            pages.len(),
+            wall / pages.len().max(1) as f64
+        );
+        if let Ok(truth) = std::fs::read_to_string(dir.join(format!("{stem}.gt.txt"))) {
+            let text: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
+            let text = text.join("\n");
+            let (e1, n) = cer(&truth, &text, false);
+            let (e2, n2) = cer(&truth, &text, true);
+            strict = (strict.0 + e1, strict.1 + n);
+            loose = (loose.0 + e2, loose.1 + n2);
+            chars += n;
+            value.push_str(&format!(
+                "; CER {:.2}% strict, {:.2}% loose ({n} chars)",
+                100.0 * e1 as f64 / n.max(1) as f64,
+                100.0 * e2 as f64 / n2.max(1) as f64
+            ));
+        }
+        rows.push(Row {
+            what: format!("docs: {name}"),
+            value,
+        });
+    }
+    let model = ocr.as_ref().map_or_else(|| "none".to_string(), |o| o.id());
+    if chars > 0 {
+        rows.push(Row {
+            what: format!("docs: CER over all pages with ground truth ({model})"),
+            value: format!(
+                "{:.2}% strict, {:.2}% loose ({chars} chars)",
+                100.0 * strict.0 as f64 / strict.1.max(1) as f64,
+                100.0 * loose.0 as f64 / loose.1.max(1) as f64
+            ),
+        });
+    }
+    if ocr_pages > 0 {
+        rows.push(Row {
+            what: format!("docs: OCR speed ({model}, render + detect + classify + recognise)"),
+            value: format!(
+                "{:.2} pages/s ({ocr_pages} pages in {ocr_s:.1} s)",
+                ocr_pages as f64 / ocr_s
+            ),
+        });
+    }
+    if layer_pages > 0 {
+        rows.push(Row {
+            what: "docs: PDF text-layer extraction (pdftotext -bbox-layout)".into(),
+            value: format!(
+                "{:.1} pages/s ({layer_pages} pages in {layer_s:.2} s)",
+                layer_pages as f64 / layer_s
+            ),
         });
     }
     Ok(())

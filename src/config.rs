@@ -1,7 +1,7 @@
 //! Where things are: the index and model folders, and which CLIP model to use.
 
 use anyhow::{Context, Result, bail};
-use loupe_models::{ClipModel, ModelStore, Runtime, TextEmbedder, Whisper};
+use loupe_models::{ClipModel, ModelStore, Ocr, Runtime, TextEmbedder, Whisper};
 use std::path::{Path, PathBuf};
 
 /// The real CLIP pair `loupe models pull` installs.
@@ -14,6 +14,8 @@ pub const TEST_CLIP: &str = "tiny-clip-colour";
 pub const SPEECH_MODELS: [&str; 2] = ["whisper-base", "whisper-tiny-en"];
 /// The sentence embedder `scripts/setup` installs.
 pub const TEXT_MODEL: &str = "minilm-l6-v2";
+/// The OCR model set `scripts/setup` installs.
+pub const OCR_MODEL: &str = "ppocr-v6-small";
 
 pub struct Config {
     pub index: PathBuf,
@@ -115,6 +117,19 @@ impl Config {
         Ok(Some(
             TextEmbedder::load(runtime, &self.models, &name)
                 .with_context(|| format!("loading text model '{name}'"))?,
+        ))
+    }
+
+    /// The OCR models: the ones asked for (`none` for no OCR); else [`OCR_MODEL`] if installed.
+    pub fn load_ocr(&self, runtime: &Runtime, asked: Option<&str>) -> Result<Option<Ocr>> {
+        let name = match asked {
+            Some("none") => return Ok(None),
+            Some(n) => n.to_string(),
+            None if self.models.get(OCR_MODEL).is_ok() => OCR_MODEL.to_string(),
+            None => return Ok(None),
+        };
+        Ok(Some(
+            Ocr::load(runtime, &self.models, &name).with_context(|| format!("loading OCR model '{name}'"))?,
         ))
     }
 }

@@ -54,6 +54,21 @@ enum Command {
         /// installed; `none` for BM25 only).
         #[arg(long, env = "LOUPE_TEXT_MODEL")]
         text_model: Option<String>,
+        /// OCR models for scanned pages and text in photos (default: ppocr-v6-small if installed;
+        /// `none` for no OCR: PDF text layers are still read).
+        #[arg(long, env = "LOUPE_OCR_MODEL")]
+        ocr_model: Option<String>,
+        /// Do not look for text in photos (saves a quick text detection per photo).
+        #[arg(long)]
+        no_photo_ocr: bool,
+    },
+    /// Read the text of a PDF or an image (what `loupe index` stores for it) and print it, with
+    /// word boxes under --json.
+    Ocr {
+        file: PathBuf,
+        /// OCR models (default: ppocr-v6-small).
+        #[arg(long, env = "LOUPE_OCR_MODEL")]
+        ocr_model: Option<String>,
     },
     /// Transcribe one video or recording (what `loupe index` stores for it) and print it.
     Transcribe {
@@ -188,6 +203,8 @@ fn run(cli: Cli) -> Result<()> {
             quiet,
             speech,
             text_model,
+            ocr_model,
+            no_photo_ocr,
         } => cmd_index(
             &config,
             &path,
@@ -197,12 +214,15 @@ fn run(cli: Cli) -> Result<()> {
                 quiet,
                 speech,
                 text_model,
+                ocr_model,
+                photo_ocr: !no_photo_ocr,
             },
             cli.json,
         ),
         Command::Transcribe { file, speech, words } => {
             cmd_transcribe(&config, &file, speech, words, cli.json)
         }
+        Command::Ocr { file, ocr_model } => cmd_ocr(&config, &file, ocr_model.as_deref(), cli.json),
         Command::Search(args) => cmd_search(&config, args, cli.json),
         Command::Status => cmd_status(&config, cli.json),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
@@ -216,6 +236,8 @@ struct IndexArgs {
     quiet: bool,
     speech: SpeechArgs,
     text_model: Option<String>,
+    ocr_model: Option<String>,
+    photo_ocr: bool,
 }
 
 fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) -> Result<()> {
@@ -233,6 +255,12 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
     }
     let text = config.load_text(&runtime, a.text_model.as_deref())?;
     let whisper = config.load_speech(a.speech.speech_model.as_deref())?;
+    let ocr = config.load_ocr(&runtime, a.ocr_model.as_deref())?;
+    if ocr.is_none() && a.ocr_model.is_none() {
+        eprintln!(
+            "note: no OCR model is installed; scanned pages and photos get no text (run scripts/setup)"
+        );
+    }
     if whisper.is_none() && a.speech.speech_model.is_none() {
         eprintln!(
             "note: no Whisper model is installed; videos and recordings get no transcript (run scripts/setup)"
@@ -266,6 +294,7 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
     let opts = loupe_indexer::Options {
         batch_size: a.batch.max(1),
         progress: !a.quiet && !json,
+        photo_ocr: a.photo_ocr,
         ..Default::default()
     };
     let decode = loupe_models::whisper::Decode {
@@ -275,6 +304,7 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
         clip: &model,
         text: text.as_ref(),
         whisper: whisper.as_ref(),
+        ocr: ocr.as_ref(),
         decode: &decode,
     };
     let report = loupe_indexer::index_path(&index, &models, path, &opts, &cancel)?;
@@ -396,6 +426,65 @@ fn cmd_transcribe(
         eprintln!("warning: {w}");
     }
     output::transcript(&t.transcript, started.elapsed().as_secs_f64(), words, json)
+}
+
+fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, json: bool) -> Result<()> {
+    if !file.is_file() {
+        bail!("{} is not a file", file.display());
+    }
+    let runtime = config.runtime()?;
+    let ocr = config.load_ocr(&runtime, ocr_model)?;
+    let started = std::time::Instant::now();
+    let mut pages = Vec::new();
+    let kind = loupe_indexer::kind_of(file);
+    if kind == Some(loupe_schemas::AssetKind::Document) {
+        let read =
+            loupe_indexer::document::read_pdf(file, ocr.as_ref(), &AtomicBool::new(false), &mut |_, p| {
+                pages.push(p.text);
+                Ok(())
+            })
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (p, e) in read.failed_pages {
+            eprintln!("warning: page {p}: {e}");
+        }
+    } else if kind == Some(loupe_schemas::AssetKind::Image) {
+        let Some(ocr) = &ocr else {
+            bail!("no OCR model is installed (run scripts/setup, or name one with --ocr-model)");
+        };
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let limits = loupe_indexer::DecodeLimits::default();
+        if loupe_indexer::document::tiff_pages(&bytes, &limits).is_ok_and(|n| n > 1) {
+            let read = loupe_indexer::document::read_tiff(
+                &bytes,
+                &limits,
+                Some(ocr),
+                &AtomicBool::new(false),
+                &mut |_, p| {
+                    pages.push(p.text);
+                    Ok(())
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for (p, e) in read.failed_pages {
+                eprintln!("warning: page {p}: {e}");
+            }
+            let model = ocr.id();
+            return output::pages(&pages, &model, started.elapsed().as_secs_f64(), json);
+        }
+        let img = loupe_indexer::decode_image(&bytes, &loupe_indexer::DecodeLimits::default())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        pages.push(
+            loupe_indexer::document::read_image(ocr, &img.image.to_rgb8())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+        );
+    } else {
+        bail!(loupe_query::Error::BadRequest(format!(
+            "{} is not a PDF or an image",
+            file.display()
+        )));
+    }
+    let model = ocr.as_ref().map_or_else(|| "none".to_string(), |o| o.id());
+    output::pages(&pages, &model, started.elapsed().as_secs_f64(), json)
 }
 
 fn cmd_status(config: &Config, json: bool) -> Result<()> {

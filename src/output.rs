@@ -1,7 +1,7 @@
 //! Tables for people, JSON for programs.
 
 use anyhow::Result;
-use loupe_schemas::{IndexReport, SearchResponse, Snippet, Transcript};
+use loupe_schemas::{IndexReport, Locator, PageText, SearchResponse, Snippet, TextSource, Transcript};
 
 pub fn index_report(r: &IndexReport, model: &str, speech: &str, json: bool) -> Result<()> {
     if json {
@@ -51,9 +51,10 @@ pub fn search_response(resp: &SearchResponse, json: bool) -> Result<()> {
             .iter()
             .map(|s| format!("{}#{}:{:.3}", &s.signal.as_str()[..3], s.rank, s.score))
             .collect();
-        let size = match (h.moment, h.asset.width, h.asset.height) {
-            (Some(m), _, _) => format!("{:.1}-{:.1}s", m.start, m.end),
-            (None, Some(w), Some(hh)) => format!("{w}x{hh}"),
+        let size = match (h.moment, &h.segment.locator, h.asset.width, h.asset.height) {
+            (Some(m), _, _, _) => format!("{:.1}-{:.1}s", m.start, m.end),
+            (None, Locator::Page { page, .. }, _, _) => format!("page {page}"),
+            (None, _, Some(w), Some(hh)) => format!("{w}x{hh}"),
             _ => String::new(),
         };
         println!(
@@ -66,6 +67,20 @@ pub fn search_response(resp: &SearchResponse, json: bool) -> Result<()> {
         );
         if let Some(sn) = &h.snippet {
             println!("{:>36}\"{}\"", "", marked(sn));
+        }
+        if !h.boxes.is_empty() {
+            let b: Vec<String> = h
+                .boxes
+                .iter()
+                .take(6)
+                .map(|b| {
+                    format!(
+                        "{}@({:.2},{:.2})-({:.2},{:.2})",
+                        b.text, b.bbox[0], b.bbox[1], b.bbox[2], b.bbox[3]
+                    )
+                })
+                .collect();
+            println!("{:>36}at {}", "", b.join(" "));
         }
     }
     println!(
@@ -136,5 +151,29 @@ pub fn transcript(t: &Transcript, wall_s: f64, words: bool, json: bool) -> Resul
         },
         t.model
     );
+    Ok(())
+}
+
+/// Pages read by `loupe ocr`.
+pub fn pages(pages: &[PageText], model: &str, wall_s: f64, json: bool) -> Result<()> {
+    if json {
+        let doc = serde_json::json!({ "model": model, "elapsed_s": wall_s, "pages": pages });
+        println!("{doc}");
+        return Ok(());
+    }
+    for p in pages {
+        let source = match p.source {
+            TextSource::TextLayer => "text layer",
+            TextSource::Ocr => "OCR",
+        };
+        let turned = if p.rotation == 0 {
+            String::new()
+        } else {
+            format!(", turned {} degrees", p.rotation)
+        };
+        println!("--- page {} ({source}{turned}, {} words)", p.page, p.words.len());
+        println!("{}", p.text);
+    }
+    println!("{} pages in {:.2} s (OCR model {model})", pages.len(), wall_s);
     Ok(())
 }

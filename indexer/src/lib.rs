@@ -15,6 +15,10 @@
 //! activity, Whisper transcript with word times); transcript segments are written as `Span`
 //! segments with their text (BM25) and a sentence-embedder vector (the text space).
 //!
+//! PDFs go through [`document`]: one `Page` segment per page with a CLIP vector, a thumbnail, its
+//! words with boxes (text layer, else OCR) in BM25 and the text space. Photos with text in them
+//! (signs, screenshots, slides) get the same OCR on their one segment.
+//!
 //! A bad file never stops a run: it is reported in [`IndexReport::failed`] with a reason; a file
 //! that is indexed with something missing (a video whose sound cannot be decoded) is reported in
 //! [`IndexReport::warnings`].
@@ -22,14 +26,18 @@
 //! Not for: search, or deciding which model to use (the caller passes loaded [`Models`]).
 
 pub mod audio;
+pub mod document;
+pub mod pdf;
 pub mod video;
 
 pub use loupe_models::media::{DecodeLimits, DecodedImage, decode_image};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loupe_models::whisper::Decode;
-use loupe_models::{ClipModel, TextEmbedder, Whisper};
-use loupe_schemas::{Asset, AssetId, AssetKind, FileFailure, IndexReport, Locator, Segment, WordTime};
+use loupe_models::{ClipModel, Ocr, TextEmbedder, Whisper};
+use loupe_schemas::{
+    Asset, AssetId, AssetKind, FileFailure, IndexReport, Locator, Segment, WordBox, WordTime,
+};
 use loupe_store::{AssetRecord, FileEntry, Index, Op, SegmentWrite, Space};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -58,6 +66,8 @@ pub struct Models<'a> {
     pub text: Option<&'a TextEmbedder>,
     /// Speech recogniser; without it videos and recordings get no transcript.
     pub whisper: Option<&'a Whisper>,
+    /// Text reader; without it scanned pages and photos get no text (PDF text layers still do).
+    pub ocr: Option<&'a Ocr>,
     pub decode: &'a Decode,
 }
 
@@ -69,6 +79,8 @@ pub struct Options {
     pub limits: DecodeLimits,
     /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
     pub progress: bool,
+    /// Look for text in photos (a quick detection first; full OCR only where text is found).
+    pub photo_ocr: bool,
 }
 
 impl Default for Options {
@@ -77,6 +89,7 @@ impl Default for Options {
             batch_size: 16,
             limits: DecodeLimits::default(),
             progress: true,
+            photo_ocr: true,
         }
     }
 }
@@ -89,6 +102,8 @@ const VIDEO_EXTS: &[&str] = &[
 ];
 /// File extensions read as sound recordings (through ffmpeg).
 const AUDIO_EXTS: &[&str] = &["mp3", "wav", "flac", "m4a", "ogg", "oga", "opus", "aac", "wma"];
+/// File extensions read as documents (through poppler).
+const DOCUMENT_EXTS: &[&str] = &["pdf"];
 
 /// The kind of media a path names, by extension; `None` for files Loupe does not read.
 pub fn kind_of(path: &Path) -> Option<AssetKind> {
@@ -100,6 +115,8 @@ pub fn kind_of(path: &Path) -> Option<AssetKind> {
         Some(AssetKind::Video)
     } else if AUDIO_EXTS.contains(&ext) {
         Some(AssetKind::Audio)
+    } else if DOCUMENT_EXTS.contains(&ext) {
+        Some(AssetKind::Document)
     } else {
         None
     }
@@ -135,9 +152,11 @@ struct Item {
     pixels: Option<Pixels>,
     /// Saved as the segment's thumbnail (video keyframes).
     thumbnail: Option<image::RgbImage>,
-    /// Transcript text of the segment.
+    /// Transcript or page text of the segment.
     body: String,
     words: Vec<WordTime>,
+    /// Word boxes of a page or a photo with text.
+    boxes: Vec<WordBox>,
     /// Sentence-embedder vector of `body`.
     text_vector: Option<Vec<f32>>,
 }
@@ -150,6 +169,7 @@ impl Item {
             thumbnail,
             body: String::new(),
             words: Vec::new(),
+            boxes: Vec::new(),
             text_vector: None,
         }
     }
@@ -160,6 +180,9 @@ enum Pixels {
     Ready(ndarray::Array3<f32>),
     /// A frame to preprocess when its batch is embedded (keeps memory bounded for long videos).
     Frame(image::RgbImage),
+    /// Already embedded (document pages are embedded as they are read, so a long PDF never holds
+    /// its page images).
+    Vector(Vec<f32>),
 }
 
 /// Consecutive shots whose keyframes are this similar become one segment...
@@ -277,7 +300,7 @@ pub fn index_path(
         let prepared: Vec<(usize, Result<Prepared, String>)> = chunk
             .par_iter()
             .enumerate()
-            .map(|(i, c)| (i, prepare(index, models, c, &opts.limits, cancel, &bar)))
+            .map(|(i, c)| (i, prepare(index, models, c, opts, cancel, &bar)))
             .collect();
         if cancel.load(Ordering::SeqCst) {
             // Whatever this batch prepared is redone by the next run.
@@ -368,13 +391,23 @@ fn embed_all<'c>(
     let mut wanted: Vec<(usize, usize)> = Vec::new();
     for (ci, (_, n)) in content.iter().enumerate() {
         for (ii, item) in n.items.iter().enumerate() {
-            if item.pixels.is_some() {
+            if matches!(item.pixels, Some(Pixels::Ready(_) | Pixels::Frame(_))) {
                 wanted.push((ci, ii));
             }
         }
     }
-    let mut vectors: Vec<Vec<Option<Vec<f32>>>> =
-        content.iter().map(|(_, n)| vec![None; n.items.len()]).collect();
+    let mut vectors: Vec<Vec<Option<Vec<f32>>>> = content
+        .iter()
+        .map(|(_, n)| {
+            n.items
+                .iter()
+                .map(|i| match &i.pixels {
+                    Some(Pixels::Vector(v)) => Some(v.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
     let pre = model.vision.preprocessor();
     for group in wanted.chunks(batch) {
         let pixels: Vec<ndarray::Array3<f32>> = group
@@ -382,7 +415,7 @@ fn embed_all<'c>(
             .map(|&(ci, ii)| match &content[ci].1.items[ii].pixels {
                 Some(Pixels::Ready(a)) => a.clone(),
                 Some(Pixels::Frame(f)) => pre.apply(&image::DynamicImage::ImageRgb8(f.clone())),
-                None => ndarray::Array3::zeros((0, 0, 0)),
+                Some(Pixels::Vector(_)) | None => ndarray::Array3::zeros((0, 0, 0)),
             })
             .collect();
         let out = model.vision.embed_preprocessed(&pixels)?;
@@ -448,6 +481,7 @@ fn embed_all<'c>(
                 vectors,
                 body: item.body,
                 words: item.words,
+                boxes: item.boxes,
             });
         }
         built.push((c, (n.file, n.record, writes)));
@@ -494,10 +528,11 @@ fn prepare(
     index: &Index,
     models: &Models<'_>,
     c: &Candidate,
-    limits: &DecodeLimits,
+    opts: &Options,
     cancel: &AtomicBool,
     bar: &ProgressBar,
 ) -> Result<Prepared, String> {
+    let limits = &opts.limits;
     if c.size == 0 {
         return Err("empty file (0 bytes)".into());
     }
@@ -536,21 +571,38 @@ fn prepare(
     {
         return Ok(Prepared::Link(file));
     }
-    match bytes {
-        Some(b) => prepare_image(models.clip, c, &b, file, limits),
-        None => prepare_timed(models, c, file, cancel, bar),
+    match (bytes, c.kind) {
+        (Some(b), _) if is_tiff(&c.path) && document::tiff_pages(&b, limits).is_ok_and(|n| n > 1) => {
+            prepare_document(index, models, c, DocSource::Tiff(&b, limits), file, cancel, bar)
+        }
+        (Some(b), _) => prepare_image(models, c, &b, file, opts),
+        (None, AssetKind::Document) => prepare_document(index, models, c, DocSource::Pdf, file, cancel, bar),
+        (None, _) => prepare_timed(models, c, file, cancel, bar),
     }
 }
 
 fn prepare_image(
-    model: &ClipModel,
+    models: &Models<'_>,
     c: &Candidate,
     bytes: &[u8],
     file: FileEntry,
-    limits: &DecodeLimits,
+    opts: &Options,
 ) -> Result<Prepared, String> {
-    let decoded = decode_image(bytes, limits)?;
-    let pixels = model.vision.preprocessor().apply(&decoded.image);
+    let decoded = decode_image(bytes, &opts.limits)?;
+    let pixels = models.clip.vision.preprocessor().apply(&decoded.image);
+    let mut item = Item::visual(Locator::Whole, Some(Pixels::Ready(pixels)), None);
+    let mut warning = None;
+    if let (Some(ocr), true) = (models.ocr, opts.photo_ocr) {
+        match photo_text(ocr, models.text, &decoded.image.to_rgb8()) {
+            Ok(Some((text, vector))) => {
+                item.body = text.text;
+                item.boxes = text.words;
+                item.text_vector = vector;
+            }
+            Ok(None) => {}
+            Err(e) => warning = Some(format!("text in the photo could not be read: {e}")),
+        }
+    }
     let asset = Asset {
         id: file.asset_id.clone(),
         kind: c.kind,
@@ -572,8 +624,189 @@ fn prepare_image(
             captured_ts: decoded.captured_ts,
             segments: vec![],
         },
-        items: vec![Item::visual(Locator::Whole, Some(Pixels::Ready(pixels)), None)],
-        warning: None,
+        items: vec![item],
+        warning,
+    })))
+}
+
+/// Short side of the quick text check on photos, and how many boxes it must find.
+const PHOTO_TEXT_CHECK: (u32, usize) = (320, 2);
+
+/// Text read in a photo, and its text vector (when a text model is loaded).
+type PhotoText = (loupe_schemas::PageText, Option<Vec<f32>>);
+
+/// Text in a photo: a quick detection at low resolution, then full OCR only if it found text.
+fn photo_text(
+    ocr: &Ocr,
+    text_model: Option<&TextEmbedder>,
+    img: &image::RgbImage,
+) -> Result<Option<PhotoText>, String> {
+    let (side, boxes) = PHOTO_TEXT_CHECK;
+    if !ocr.has_text(img, side, boxes).map_err(|e| e.to_string())? {
+        return Ok(None);
+    }
+    let text = document::read_image(ocr, img)?;
+    if text.words.is_empty() {
+        return Ok(None);
+    }
+    let vector = match text_model {
+        Some(m) => Some(m.embed_long(&text.text).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(Some((text, vector)))
+}
+
+/// Pages embedded per CLIP run while a document is read.
+const PAGE_BATCH: usize = 8;
+
+/// Embeds the pages read so far and turns them into items (thumbnails are written now, so page
+/// images are not kept).
+fn flush_pages(
+    index: &Index,
+    models: &Models<'_>,
+    asset_id: &AssetId,
+    pending: &mut Vec<document::Page>,
+    items: &mut Vec<Item>,
+) -> Result<(), String> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let pre = models.clip.vision.preprocessor();
+    let pixels: Vec<ndarray::Array3<f32>> = pending
+        .iter()
+        .map(|p| pre.apply(&image::DynamicImage::ImageRgb8(p.image.clone())))
+        .collect();
+    let vectors = models
+        .clip
+        .vision
+        .embed_preprocessed(&pixels)
+        .map_err(|e| e.to_string())?;
+    for (page, v) in pending.drain(..).zip(vectors) {
+        let t = page.text;
+        let locator = Locator::Page {
+            page: t.page,
+            width: t.width,
+            height: t.height,
+        };
+        save_thumbnail(
+            &index.thumbnail_path(Segment::new(asset_id.clone(), locator.clone()).id),
+            &page.image,
+        );
+        let text_vector = match models.text {
+            Some(m) if !t.text.trim().is_empty() => Some(m.embed_long(&t.text).map_err(|e| e.to_string())?),
+            _ => None,
+        };
+        items.push(Item {
+            locator,
+            pixels: Some(Pixels::Vector(v)),
+            thumbnail: None,
+            body: t.text,
+            words: Vec::new(),
+            boxes: t.words,
+            text_vector,
+        });
+    }
+    Ok(())
+}
+
+fn is_tiff(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+}
+
+/// Where a document's pages come from.
+enum DocSource<'a> {
+    /// The candidate's file, through poppler.
+    Pdf,
+    /// A multi-page TIFF already in memory.
+    Tiff(&'a [u8], &'a DecodeLimits),
+}
+
+/// Documents: one item per page (CLIP vector of the rendered page, its text and word boxes).
+fn prepare_document(
+    index: &Index,
+    models: &Models<'_>,
+    c: &Candidate,
+    source: DocSource<'_>,
+    file: FileEntry,
+    cancel: &AtomicBool,
+    bar: &ProgressBar,
+) -> Result<Prepared, String> {
+    let name = c
+        .path
+        .file_name()
+        .map_or_else(|| c.key.clone(), |n| n.to_string_lossy().into_owned());
+    let mut items = Vec::new();
+    let mut pending: Vec<document::Page> = Vec::new();
+    let mut on_page = |total: u32, page: document::Page| {
+        bar.set_message(format!("{name}: page {}/{total}", page.text.page));
+        pending.push(page);
+        if pending.len() >= PAGE_BATCH {
+            flush_pages(index, models, &file.asset_id, &mut pending, &mut items)?;
+        }
+        Ok(())
+    };
+    let read = match source {
+        DocSource::Pdf => document::read_pdf(&c.path, models.ocr, cancel, &mut on_page)?,
+        DocSource::Tiff(bytes, limits) => {
+            document::read_tiff(bytes, limits, models.ocr, cancel, &mut on_page)?
+        }
+    };
+    flush_pages(index, models, &file.asset_id, &mut pending, &mut items)?;
+    if items.is_empty() {
+        let reason = read.failed_pages.first().map_or_else(
+            || "no page could be read".to_string(),
+            |(p, e)| format!("page {p}: {e}"),
+        );
+        return Err(format!("no page could be read ({reason})"));
+    }
+    let warning = (!read.failed_pages.is_empty()).then(|| {
+        let list: Vec<String> = read
+            .failed_pages
+            .iter()
+            .take(5)
+            .map(|(p, e)| format!("page {p}: {e}"))
+            .collect();
+        format!(
+            "{} of {} pages could not be read ({}{})",
+            read.failed_pages.len(),
+            read.info.pages,
+            list.join("; "),
+            if read.failed_pages.len() > 5 { "; ..." } else { "" }
+        )
+    });
+    let (captured_at, captured_ts) = read
+        .info
+        .created
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .filter(|t| t.timestamp() > 0)
+        .map(|t| (t.to_rfc3339(), t.timestamp()))
+        .unzip();
+    let asset = Asset {
+        id: file.asset_id.clone(),
+        kind: AssetKind::Document,
+        path: c.key.clone(),
+        paths: vec![c.key.clone()],
+        size: file.size,
+        mtime: (c.mtime_ns / 1_000_000_000) as i64,
+        language: None,
+        width: Some(read.info.page_size.0.round() as u32),
+        height: Some(read.info.page_size.1.round() as u32),
+        duration_s: None,
+        pages: Some(read.info.pages),
+        captured_at,
+    };
+    Ok(Prepared::New(Box::new(NewContent {
+        file,
+        record: AssetRecord {
+            asset,
+            captured_ts,
+            segments: vec![],
+        },
+        items,
+        warning,
     })))
 }
 
@@ -713,6 +946,7 @@ fn spoken_items(segments: Vec<loupe_schemas::TranscriptSegment>) -> Vec<Item> {
             thumbnail: None,
             body: s.text,
             words: s.words,
+            boxes: Vec::new(),
             text_vector: None,
         });
     }

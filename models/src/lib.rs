@@ -10,6 +10,8 @@
 //! - [`text`]: the dense text space (MiniLM sentence embedder through ONNX Runtime) for transcripts,
 //!   OCR text and text queries.
 //! - [`whisper`]: speech recognition with Whisper through whisper.cpp, with word times.
+//! - [`ocr`]: reading text in images (PP-OCR det/cls/rec through ONNX Runtime): lines and words with
+//!   boxes, in reading order, pages turned upright.
 //! - [`media`]: safe image decoding (limits against decompression bombs, EXIF orientation and date),
 //!   shared by the indexer and by image queries.
 //! - [`pull`]: `loupe models pull`: fetch from pinned Hugging Face repositories (sha256-checked) or install
@@ -20,6 +22,7 @@
 
 pub mod clip;
 pub mod media;
+pub mod ocr;
 pub mod pull;
 mod runtime;
 mod store;
@@ -27,6 +30,7 @@ pub mod text;
 pub mod whisper;
 
 pub use clip::{ClipImageEncoder, ClipModel, ClipTextEncoder, ClipTokenizer, Preprocessor};
+pub use ocr::Ocr;
 pub use runtime::Runtime;
 pub use store::{MANIFEST_FILE, ModelStore, read_manifest, sha256_file, write_manifest};
 pub use text::TextEmbedder;

@@ -184,4 +184,32 @@ impl TextEmbedder {
         }
         Ok(out)
     }
+
+    /// One vector for a text of any length: the mean of its passages' vectors (about
+    /// [`PASSAGE_WORDS`] words each), normalised. A page or a long paragraph is then found by what
+    /// it says anywhere, not only in its first 256 tokens.
+    pub fn embed_long(&self, text: &str) -> Result<Vec<f32>> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() <= PASSAGE_WORDS {
+            return self
+                .embed(&[text])?
+                .pop()
+                .ok_or_else(|| Error::Ort("no vector for the text".into()));
+        }
+        let passages: Vec<String> = words.chunks(PASSAGE_WORDS).map(|c| c.join(" ")).collect();
+        let mut sum = vec![0f32; self.manifest.dim];
+        for batch in passages.chunks(16) {
+            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+            for v in self.embed(&refs)? {
+                for (a, x) in sum.iter_mut().zip(v) {
+                    *a += x;
+                }
+            }
+        }
+        l2_normalize(&mut sum);
+        Ok(sum)
+    }
 }
+
+/// Words per passage for [`TextEmbedder::embed_long`] (well under the model's 256 tokens).
+pub const PASSAGE_WORDS: usize = 150;

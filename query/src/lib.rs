@@ -19,8 +19,8 @@ pub mod fusion;
 use loupe_models::media::{DecodeLimits, decode_image};
 use loupe_models::{ClipModel, TextEmbedder};
 use loupe_schemas::{
-    AssetId, GroupBy, Hit, ImageQuery, Locator, SearchRequest, SearchResponse, Segment, Signal, SignalScore,
-    TimeRange,
+    AssetId, AssetKind, GroupBy, Hit, ImageQuery, Locator, SearchRequest, SearchResponse, Segment, Signal,
+    SignalScore, TimeRange,
 };
 use loupe_store::{AssetRecord, Index, Space, VectorQuery};
 use std::collections::{HashMap, HashSet};
@@ -182,6 +182,7 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
             merged: 1,
             snippet: None,
             at: None,
+            boxes: Vec::new(),
         });
     }
     let horizon = MOMENT_HORIZON.max(2 * (req.offset + req.limit));
@@ -207,10 +208,17 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
             (None, Some((start, _))) => Some(start),
             (None, None) => None,
         };
+        if let Some(st) = &stored {
+            h.boxes = matched_boxes(&st.boxes, &terms);
+        }
         h.snippet = stored.and_then(|st| st.snippet);
-        h.deep_link = match h.at {
-            Some(t) => format!("{}#t={:.1}", h.asset.path, t),
-            None => h.asset.path.clone(),
+        h.deep_link = match (h.at, &h.segment.locator) {
+            (Some(t), _) => format!("{}#t={:.1}", h.asset.path, t),
+            // PDF open parameters (RFC 8118): viewers open the file at the page.
+            (None, Locator::Page { page, .. }) if h.asset.kind == AssetKind::Document => {
+                format!("{}#page={page}", h.asset.path)
+            }
+            (None, _) => h.asset.path.clone(),
         };
     }
     Ok(SearchResponse {
@@ -251,6 +259,19 @@ pub fn first_matched_word(words: &[loupe_schemas::WordTime], terms: &[String]) -
         }
     }
     best.map(|(_, i)| words[i].start)
+}
+
+/// The words of a page that the query names (any of a word's alphanumeric parts equals a query
+/// word), in reading order.
+pub fn matched_boxes(boxes: &[loupe_schemas::WordBox], terms: &[String]) -> Vec<loupe_schemas::WordBox> {
+    if terms.is_empty() {
+        return Vec::new();
+    }
+    boxes
+        .iter()
+        .filter(|b| words_of(&b.text).iter().any(|w| terms.contains(w)))
+        .cloned()
+        .collect()
 }
 
 /// Hits of the same video or recording closer than this (seconds) merge into one moment.
@@ -378,6 +399,7 @@ mod tests {
             deep_link: String::new(),
             snippet: None,
             at: None,
+            boxes: Vec::new(),
         }
     }
 

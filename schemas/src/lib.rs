@@ -155,8 +155,14 @@ pub enum Locator {
     Shot { t_start: f64, t_end: f64, keyframe: f64 },
     /// A time span of a recording or a video's audio (a transcript segment).
     Span { t_start: f64, t_end: f64 },
-    /// A page of a document.
-    Page { page: u32 },
+    /// A page of a document (1-based), with its size: PDF points for PDF pages, pixels for images.
+    Page {
+        page: u32,
+        #[serde(default)]
+        width: f32,
+        #[serde(default)]
+        height: f32,
+    },
 }
 
 impl Locator {
@@ -174,7 +180,7 @@ impl Locator {
             Self::Whole => "whole".to_string(),
             Self::Shot { t_start, t_end, .. } => format!("shot:{t_start:.3}-{t_end:.3}"),
             Self::Span { t_start, t_end } => format!("span:{t_start:.3}-{t_end:.3}"),
-            Self::Page { page } => format!("page:{page}"),
+            Self::Page { page, .. } => format!("page:{page}"),
         }
     }
 }
@@ -212,6 +218,44 @@ pub struct WordTime {
     pub end: f64,
     /// The recogniser's probability for the word's first token.
     pub p: f32,
+}
+
+/// A word on a page and where it is. The box is `[x0, y0, x1, y1]` in fractions of the page's width
+/// and height (origin top left), so it holds at any rendering size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WordBox {
+    pub text: String,
+    pub bbox: [f32; 4],
+    /// Recogniser confidence (0..1); 1 for words from a PDF's text layer.
+    pub conf: f32,
+    /// Index of the word's line on the page, in reading order.
+    pub line: u32,
+}
+
+/// Where a page's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextSource {
+    /// The PDF's own text layer.
+    TextLayer,
+    /// Optical character recognition of the page image.
+    Ocr,
+}
+
+/// The text of one page, in reading order, with word boxes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PageText {
+    /// 1-based.
+    pub page: u32,
+    pub width: f32,
+    pub height: f32,
+    pub source: TextSource,
+    /// Clockwise rotation (0, 90, 180, 270) that was applied to read the page upright.
+    #[serde(default)]
+    pub rotation: u32,
+    /// Lines joined by newlines.
+    pub text: String,
+    pub words: Vec<WordBox>,
 }
 
 /// One stretch of speech, as the recogniser segmented it.
@@ -420,6 +464,9 @@ pub struct Hit {
     /// The text of the segment (transcript, OCR) around what matched, with the matched words marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snippet: Option<Snippet>,
+    /// For a page: where the query's words are on it (page fractions), in reading order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boxes: Vec<WordBox>,
 }
 
 /// The part of a segment's text that matched, for display.
@@ -559,9 +606,11 @@ pub enum ModelRole {
     Clip,
     /// A sentence embedder (MiniLM class).
     TextEmbedder,
-    /// A Whisper speech recogniser (Hugging Face layout: `config.json`, `generation_config.json`,
-    /// `model.safetensors`, `tokenizer.json`, `mel_filters.bin`).
+    /// A Whisper speech recogniser (whisper.cpp's `ggml-model.bin`).
     Whisper,
+    /// A PP-OCR text reader: `det.onnx`, `rec.onnx` (its character list in the `character`
+    /// metadata), optionally `cls.onnx`.
+    Ocr,
 }
 
 impl ModelRole {
@@ -570,6 +619,7 @@ impl ModelRole {
             Self::Clip => "clip",
             Self::TextEmbedder => "text-embedder",
             Self::Whisper => "whisper",
+            Self::Ocr => "ocr",
         }
     }
 }
@@ -609,7 +659,14 @@ mod tests {
         let a = AssetId::from_hash(&[1; 32]);
         let s1 = Segment::new(a.clone(), Locator::Whole);
         let s2 = Segment::new(a.clone(), Locator::Whole);
-        let s3 = Segment::new(a, Locator::Page { page: 1 });
+        let s3 = Segment::new(
+            a,
+            Locator::Page {
+                page: 1,
+                width: 612.0,
+                height: 792.0,
+            },
+        );
         assert_eq!(s1.id, s2.id);
         assert_ne!(s1.id, s3.id);
     }

@@ -23,7 +23,7 @@ pub use vectors::{
     EdgeBackend, Point, PointPayload, Scored, Space, VectorBackend, VectorQuery, ancestor_dirs,
 };
 
-use loupe_schemas::{AssetId, Segment, WordTime};
+use loupe_schemas::{AssetId, Segment, WordBox, WordTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -121,7 +121,7 @@ pub struct IndexModels {
     pub text: Option<ModelSpec>,
 }
 
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 const META_FILE: &str = "index.json";
 
 /// How an index is opened.
@@ -139,6 +139,8 @@ pub struct SegmentWrite {
     pub body: String,
     /// Word times of a transcript segment (for landing on the matched word).
     pub words: Vec<WordTime>,
+    /// Word boxes of a page (for pointing at the matched words).
+    pub boxes: Vec<WordBox>,
 }
 
 /// One change to the index, as the indexer sees it.
@@ -455,6 +457,7 @@ impl Index {
                                 date_ts: rec.date_ts(),
                                 body: s.body,
                                 words: s.words,
+                                boxes: s.boxes,
                             });
                         }
                     } else {

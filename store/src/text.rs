@@ -4,7 +4,7 @@
 //! fields, so a filtered lexical query is filtered inside tantivy, not after it.
 
 use crate::{Error, Result};
-use loupe_schemas::{AssetId, AssetKind, Filters, Snippet, Uuid, WordTime};
+use loupe_schemas::{AssetId, AssetKind, Filters, Snippet, Uuid, WordBox, WordTime};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -29,6 +29,8 @@ pub struct TextDoc {
     pub body: String,
     /// Word times of a transcript segment (stored, not indexed).
     pub words: Vec<WordTime>,
+    /// Word boxes of a page (stored, not indexed).
+    pub boxes: Vec<WordBox>,
 }
 
 /// The stored text of a segment, with the snippet that matched a query.
@@ -36,6 +38,7 @@ pub struct TextDoc {
 pub struct SegmentText {
     pub body: String,
     pub words: Vec<WordTime>,
+    pub boxes: Vec<WordBox>,
     /// Highlighted fragment for the query (the start of the body when no word matched).
     pub snippet: Option<Snippet>,
 }
@@ -62,6 +65,7 @@ struct Fields {
     path: Field,
     body: Field,
     words: Field,
+    boxes: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -76,6 +80,7 @@ fn schema() -> (Schema, Fields) {
         path: b.add_text_field("path", TEXT | STORED),
         body: b.add_text_field("body", TEXT | STORED),
         words: b.add_text_field("words", STORED),
+        boxes: b.add_text_field("boxes", STORED),
     };
     (b.build(), f)
 }
@@ -157,6 +162,9 @@ impl TextIndex {
                 if !d.words.is_empty() {
                     td.add_text(f.words, serde_json::to_string(&d.words).map_err(terr)?);
                 }
+                if !d.boxes.is_empty() {
+                    td.add_text(f.boxes, serde_json::to_string(&d.boxes).map_err(terr)?);
+                }
                 for p in &d.paths {
                     let name = Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p);
                     td.add_text(f.name, name);
@@ -233,6 +241,7 @@ impl TextIndex {
                 .unwrap_or_default(),
             body: text(f.body),
             words: serde_json::from_str(&text(f.words)).unwrap_or_default(),
+            boxes: serde_json::from_str(&text(f.boxes)).unwrap_or_default(),
         })
     }
 
@@ -288,6 +297,7 @@ impl TextIndex {
                 SegmentText {
                     body: doc.body,
                     words: doc.words,
+                    boxes: doc.boxes,
                     snippet,
                 },
             );
@@ -397,6 +407,7 @@ mod tests {
             date_ts: date,
             body: String::new(),
             words: Vec::new(),
+            boxes: Vec::new(),
         }
     }
 
