@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// dev set's `docs/`: OCR character error rate and pages/s, PDF text-layer pages/s.
     #[arg(long)]
     docs: Option<std::path::PathBuf>,
+    /// Also measure `POST /v1/search` through a real server on loopback at each store size.
+    #[arg(long)]
+    http: bool,
 }
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers, enough for synthetic data.
@@ -335,6 +338,20 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             what: format!("{n} points: text search end to end (encode + both signals + RRF + hydrate)"),
             value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
         });
+        let (raw_p50, inproc_p50) = (
+            time_many(args.queries, |i| {
+                nearest(&queries[i], &none)?;
+                Ok(())
+            })?
+            .0,
+            p50,
+        );
+        drop(index);
+        if args.http {
+            let index = Index::open(&dir, Access::Write)?;
+            let clip = config.load_clip(&runtime, &model_name)?;
+            http_rows(&mut rows, n, index, clip, args.queries, raw_p50, inproc_p50)?;
+        }
     }
 
     let command: Vec<String> = std::env::args().collect();
@@ -365,6 +382,117 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             println!("{:<w$}  {}", r.what, r.value);
         }
     }
+    Ok(())
+}
+
+/// Serves `index` on an ephemeral loopback port and measures text search over HTTP: latency of one
+/// client (with the per-signal times the server reports), then throughput of four clients.
+fn http_rows(
+    rows: &mut Vec<Row>,
+    n: usize,
+    index: Index,
+    clip: loupe_models::ClipModel,
+    queries: usize,
+    raw_p50: f64,
+    inproc_p50: f64,
+) -> Result<()> {
+    let config = loupe_server::ServerConfig {
+        port: 0,
+        ..Default::default()
+    };
+    let models = loupe_server::Models {
+        clip,
+        text: None,
+        whisper: None,
+        ocr: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let server = rt.block_on(loupe_server::Server::bind(config, index, models))?;
+    let url = format!("http://{}/v1/search", server.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = rt.spawn(server.run(async {
+        let _ = stop_rx.await;
+    }));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let ask = |agent: &ureq::Agent, i: usize| -> Result<serde_json::Value> {
+        let body = serde_json::json!({"text": format!("red photo album{:03}", i % 100)}).to_string();
+        let mut r = agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body)
+            .context("POST /v1/search")?;
+        anyhow::ensure!(r.status() == 200, "HTTP {}", r.status());
+        Ok(serde_json::from_str(&r.body_mut().read_to_string()?)?)
+    };
+    for i in 0..20 {
+        ask(&agent, i)?;
+    }
+    let mut per_signal: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    let (p50, p95, p99) = time_many(queries, |i| {
+        let v = ask(&agent, i)?;
+        for s in v["signals"].as_array().into_iter().flatten() {
+            if let (Some(name), Some(ms)) = (s["signal"].as_str(), s["took_ms"].as_f64()) {
+                per_signal.entry(name.to_string()).or_default().push(ms);
+            }
+        }
+        Ok(())
+    })?;
+    rows.push(Row {
+        what: format!("{n} points: POST /v1/search, one client"),
+        value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
+    });
+    let breakdown: Vec<String> = per_signal
+        .iter_mut()
+        .map(|(name, ms)| {
+            ms.sort_by(f64::total_cmp);
+            format!("{name} p50 {:.2} ms", percentile(ms, 0.5))
+        })
+        .collect();
+    rows.push(Row {
+        what: format!("{n} points: per signal inside the server (concurrent)"),
+        value: breakdown.join(", "),
+    });
+    rows.push(Row {
+        what: format!("{n} points: overhead over raw Qdrant Edge top-50 / in-process search"),
+        value: format!("+{:.2} ms / +{:.2} ms at p50", p50 - raw_p50, p50 - inproc_p50),
+    });
+    let clients = 4;
+    let per_client = queries.max(clients) / clients * 2;
+    let t = Instant::now();
+    let errors: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let ask = &ask;
+                scope.spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    (0..per_client)
+                        .filter(|i| ask(&agent, c * per_client + i).is_err())
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(per_client)).sum()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    rows.push(Row {
+        what: format!("{n} points: POST /v1/search, {clients} clients"),
+        value: format!(
+            "{:.0} requests/s ({} requests, {errors} errors)",
+            (clients * per_client) as f64 / secs,
+            clients * per_client
+        ),
+    });
+    let _ = stop_tx.send(());
+    rt.block_on(serving).context("server task")?.context("server")?;
     Ok(())
 }
 

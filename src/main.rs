@@ -90,6 +90,26 @@ enum Command {
     },
     /// Measure indexing throughput and query latency; prints a table.
     Bench(bench::BenchArgs),
+    /// Serve the HTTP API and the web page (models stay loaded; the index stays open).
+    Serve(ServeArgs),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Port to listen on (0: any free port; the address is printed). Default 7878.
+    #[arg(long, env = "LOUPE_PORT")]
+    port: Option<u16>,
+    /// Address to listen on. Default 127.0.0.1; anything else needs an API key (LOUPE_API_KEY).
+    #[arg(long, env = "LOUPE_BIND")]
+    bind: Option<std::net::IpAddr>,
+    /// Server config file (TOML; keys as in the README). Default: ~/.config/loupe/server.toml if present.
+    #[arg(long, env = "LOUPE_CONFIG")]
+    config: Option<PathBuf>,
+    /// A folder `POST /v1/index` may add (repeatable), besides the index's own roots.
+    #[arg(long = "root")]
+    roots: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -132,6 +152,12 @@ struct SearchArgs {
     /// Only assets dated on or before (YYYY-MM-DD or RFC 3339).
     #[arg(long)]
     to: Option<String>,
+    /// Only videos and recordings at least this long (seconds).
+    #[arg(long, value_name = "SECONDS")]
+    min_duration: Option<f64>,
+    /// Only videos and recordings at most this long (seconds).
+    #[arg(long, value_name = "SECONDS")]
+    max_duration: Option<f64>,
     /// rrf or weighted.
     #[arg(long, default_value = "rrf")]
     fusion: String,
@@ -152,13 +178,32 @@ struct SearchArgs {
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOUPE_LOG")
-                .unwrap_or_else(|_| "warn,qdrant_edge=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The server logs each request at info; the other commands only warnings.
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+        "info,qdrant_edge=error"
+    } else {
+        "warn,qdrant_edge=error"
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("LOUPE_LOG").unwrap_or_else(|_| default_filter.into());
+    // The server's logs go through a bounded buffer written by its own thread: a slow or stuck
+    // stderr drops log lines instead of stalling requests. The guard flushes the rest on exit.
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let (writer, flush_logs) = if matches!(cli.command, Command::Serve(_)) {
+        let (w, guard) = tracing_appender::non_blocking(std::io::stderr());
+        (BoxMakeWriter::new(w), Some(guard))
+    } else {
+        (BoxMakeWriter::new(std::io::stderr), None)
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    // Structured logs for collectors: one JSON object per line.
+    if std::env::var("LOUPE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let json = cli.json;
     if let Err(e) = run(cli) {
         let code = error_code(&e);
@@ -170,6 +215,7 @@ fn main() {
             println!("{}", serde_json::to_string(&body).unwrap_or_default());
         }
         eprintln!("error: {e:#}");
+        drop(flush_logs);
         std::process::exit(if code == "bad_request" || code == "usage" {
             2
         } else {
@@ -227,6 +273,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Status => cmd_status(&config, cli.json),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
         Command::Bench(args) => bench::run(&config, args, cli.json),
+        Command::Serve(args) => cmd_serve(&config, args),
+        Command::Openapi => {
+            print!("{}", loupe_schemas::openapi::document_text());
+            Ok(())
+        }
     }
 }
 
@@ -372,10 +423,14 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
             path_prefix,
             date_from: a.from.as_deref().map(|s| parse_date(s, false)).transpose()?,
             date_to: a.to.as_deref().map(|s| parse_date(s, true)).transpose()?,
+            duration_min_s: a.min_duration,
+            duration_max_s: a.max_duration,
             asset_ids: Vec::new(),
         },
         fusion,
         group_by: a.group_by,
+        cursor: None,
+        explain: true,
     };
     if req.text.is_none() && req.image.is_none() {
         bail!(loupe_query::Error::BadRequest(
@@ -485,6 +540,87 @@ fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, jso
     }
     let model = ocr.as_ref().map_or_else(|| "none".to_string(), |o| o.id());
     output::pages(&pages, &model, started.elapsed().as_secs_f64(), json)
+}
+
+/// The server's settings: the config file, then the environment and flags over it.
+fn server_config(a: &ServeArgs) -> Result<loupe_server::ServerConfig> {
+    let default_file = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|d| d.join("loupe/server.toml"));
+    let file = match &a.config {
+        Some(f) => Some(f.clone()),
+        None => default_file.filter(|f| f.is_file()),
+    };
+    let mut c: loupe_server::ServerConfig = match &file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+            toml::from_str(&text).with_context(|| format!("{}", f.display()))?
+        }
+        None => loupe_server::ServerConfig::default(),
+    };
+    if let Some(p) = a.port {
+        c.port = p;
+    }
+    if let Some(b) = a.bind {
+        c.bind = b;
+    }
+    // The key comes from the environment (or the file), never from a flag that `ps` would show.
+    if let Ok(k) = std::env::var("LOUPE_API_KEY")
+        && !k.is_empty()
+    {
+        c.api_key = Some(k);
+    }
+    for r in &a.roots {
+        c.roots.push(
+            r.canonicalize()
+                .with_context(|| format!("--root {}", r.display()))?,
+        );
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn cmd_serve(config: &Config, a: ServeArgs) -> Result<()> {
+    let server_config = server_config(&a)?;
+    let runtime = config.runtime()?;
+    let name = config.choose_model(None)?;
+    let clip = config.load_clip(&runtime, &name)?;
+    let text = config.load_text(&runtime, None)?;
+    let whisper = config.load_speech(None)?;
+    let ocr = config.load_ocr(&runtime, None)?;
+    let spec = loupe_store::IndexModels {
+        visual: loupe_store::ModelSpec {
+            id: clip.id(),
+            dim: clip.manifest.dim,
+        },
+        text: text.as_ref().map(|t| loupe_store::ModelSpec {
+            id: t.id(),
+            dim: t.dim(),
+        }),
+    };
+    let index = loupe_store::Index::open_or_create(&config.index, &spec)
+        .with_context(|| format!("opening index {}", config.index.display()))?;
+    let models = loupe_server::Models {
+        clip,
+        text,
+        whisper,
+        ocr,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let server = loupe_server::Server::bind(server_config, index, models).await?;
+        let addr = server.local_addr()?;
+        // Tests and scripts read this line to find the port.
+        println!("loupe: listening on http://{addr}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        server.run(loupe_server::shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })
 }
 
 fn cmd_status(config: &Config, json: bool) -> Result<()> {

@@ -7,39 +7,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// Black 0-1 s, red 1-3 s, blue 3-6 s, green 6-8 s, with a tone (cuts at 1, 3 and 6 s).
-fn make_video(path: &Path, codec: &[&str]) {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).unwrap();
-    }
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y"]);
-    for (colour, secs) in [("black", 1), ("red", 2), ("blue", 3), ("green", 2)] {
-        cmd.args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("color=c={colour}:s=320x240:r=25:d={secs}"),
-        ]);
-    }
-    cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"]);
-    cmd.args([
-        "-filter_complex",
-        "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0[v]",
-        "-map",
-        "[v]",
-        "-map",
-        "4:a",
-    ]);
-    cmd.args(codec).args(["-shortest"]).arg(path);
-    let out = cmd.output().expect("ffmpeg (scripts/setup installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn shots_of(index: &Path, query: &str) -> Vec<serde_json::Value> {
     let r = loupe_json(
         index,

@@ -42,7 +42,8 @@ use loupe_store::{AssetRecord, FileEntry, Index, Op, SegmentWrite, Space};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, UNIX_EPOCH};
 
 /// Everything that stops a whole run (single bad files never do).
@@ -81,6 +82,28 @@ pub struct Options {
     pub progress: bool,
     /// Look for text in photos (a quick detection first; full OCR only where text is found).
     pub photo_ocr: bool,
+    /// Counters another thread can read while the run goes on (the server's index jobs).
+    pub observer: Option<Arc<Progress>>,
+}
+
+/// How far a run has got, readable from another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files found by the walk so far.
+    pub seen: AtomicU64,
+    /// Files to embed; set when the walk is over (until then `u64::MAX`).
+    pub total: AtomicU64,
+    /// Files embedded and written (or failed) so far.
+    pub done: AtomicU64,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        Self {
+            total: AtomicU64::new(u64::MAX),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Options {
@@ -90,6 +113,7 @@ impl Default for Options {
             limits: DecodeLimits::default(),
             progress: true,
             photo_ocr: true,
+            observer: None,
         }
     }
 }
@@ -211,6 +235,7 @@ pub fn index_path(
         .canonicalize()
         .map_err(|e| Error::Root(root.to_path_buf(), e))?;
     let mut report = IndexReport::default();
+    index.add_root(&root.to_string_lossy())?;
     let mut seen: HashSet<String> = HashSet::new();
     let mut todo: Vec<Candidate> = Vec::new();
 
@@ -240,6 +265,9 @@ pub fn index_path(
         }
         report.seen += 1;
         spinner.inc(1);
+        if let Some(o) = &opts.observer {
+            o.seen.fetch_add(1, Ordering::Relaxed);
+        }
         let path = entry.path().to_path_buf();
         let Some(key) = path.to_str().map(str::to_string) else {
             report.failed.push(FileFailure {
@@ -282,6 +310,9 @@ pub fn index_path(
         });
     }
     spinner.finish_and_clear();
+    if let Some(o) = &opts.observer {
+        o.total.store(todo.len() as u64, Ordering::Relaxed);
+    }
 
     let bar = progress_bar(opts.progress, Some(todo.len() as u64));
     // Photos go in batches (decoded in parallel); each video or recording is a batch of its own,
@@ -351,6 +382,9 @@ pub fn index_path(
         }
         index.apply(ops)?;
         bar.inc(chunk.len() as u64);
+        if let Some(o) = &opts.observer {
+            o.done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
     }
     bar.finish_and_clear();
 

@@ -20,7 +20,7 @@ use loupe_models::media::{DecodeLimits, decode_image};
 use loupe_models::{ClipModel, TextEmbedder};
 use loupe_schemas::{
     AssetId, AssetKind, GroupBy, Hit, ImageQuery, Locator, SearchRequest, SearchResponse, Segment, Signal,
-    SignalScore, TimeRange,
+    SignalRun, SignalScore, TimeRange,
 };
 use loupe_store::{AssetRecord, Index, Space, VectorQuery};
 use std::collections::{HashMap, HashSet};
@@ -35,6 +35,12 @@ pub enum Error {
     Store(#[from] loupe_store::Error),
     #[error(transparent)]
     Model(#[from] loupe_models::Error),
+    #[error("bad image: {0}")]
+    BadImage(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -44,6 +50,9 @@ impl Error {
             Self::BadRequest(_) => "bad_request",
             Self::Store(e) => e.code(),
             Self::Model(_) => "model_error",
+            Self::Internal(_) => "internal",
+            Self::BadImage(_) => "bad_image",
+            Self::NotFound(_) => "not_found",
         }
     }
 }
@@ -67,7 +76,8 @@ pub struct Encoders<'a> {
     pub text: Option<&'a TextEmbedder>,
 }
 
-/// Runs one search.
+/// Runs one search. The signals run concurrently, each on its own thread: dense visual (CLIP
+/// encoding + Qdrant) on the caller's, BM25 and dense text (sentence embedding + Qdrant) beside it.
 pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Result<SearchResponse> {
     let started = Instant::now();
     let model = encoders.clip;
@@ -90,59 +100,84 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
     {
         return Err(Error::BadRequest("date_from is after date_to".into()));
     }
-    // Each signal looks deeper than the page so fusion has material to work with.
-    let depth = ((req.offset + req.limit) * 3).max(50);
-
-    let query_vector = query_vector(index, model, text, req.image.as_ref())?;
-    let visual = index.vectors().search(&VectorQuery {
-        space: Space::Visual,
-        vector: &query_vector,
-        filters: &req.filters,
-        limit: depth,
-        score_threshold: req.score_threshold,
-    })?;
-    let lexical = match text {
-        Some(t) => index.text().search(t, &req.filters, depth)?,
-        None => Vec::new(),
-    };
-    let text_dense = match (text, text_model) {
-        (Some(t), Some(m)) => {
-            let v = m.embed(&[t])?.into_iter().next().unwrap_or_default();
-            index.vectors().search(&VectorQuery {
-                space: Space::Text,
-                vector: &v,
-                filters: &req.filters,
-                limit: depth,
-                score_threshold: Some(TEXT_DENSE_MIN),
-            })?
-        }
-        _ => Vec::new(),
-    };
-
-    let mut lists = vec![(
-        Signal::Visual,
-        visual
-            .iter()
-            .map(|s| (s.segment_id, s.asset_id.clone(), s.score))
-            .collect::<Vec<_>>(),
-    )];
-    if !lexical.is_empty() {
-        lists.push((
-            Signal::Lexical,
-            lexical
-                .iter()
-                .map(|s| (s.segment_id, s.asset_id.clone(), s.score))
-                .collect(),
-        ));
+    if let (Some(a), Some(b)) = (req.filters.duration_min_s, req.filters.duration_max_s)
+        && a > b
+    {
+        return Err(Error::BadRequest("duration_min_s is above duration_max_s".into()));
     }
-    if !text_dense.is_empty() {
-        lists.push((
-            Signal::TextDense,
-            text_dense
-                .iter()
-                .map(|s| (s.segment_id, s.asset_id.clone(), s.score))
-                .collect(),
-        ));
+    let offset = match &req.cursor {
+        Some(c) => cursor_offset(c, req)?,
+        None => req.offset,
+    };
+    if offset > MAX_OFFSET {
+        return Err(Error::BadRequest(format!("offset must be at most {MAX_OFFSET}")));
+    }
+    // Each signal looks deeper than the page so fusion has material to work with.
+    let depth = ((offset + req.limit) * 3).max(50);
+    let filters = &req.filters;
+
+    let (visual, lexical, text_dense) = std::thread::scope(|s| {
+        let lexical = text.map(|t| {
+            s.spawn(move || {
+                timed(|| {
+                    Ok(index
+                        .text()
+                        .search(t, filters, depth)?
+                        .into_iter()
+                        .map(|h| (h.segment_id, h.asset_id, h.score))
+                        .collect())
+                })
+            })
+        });
+        let text_dense = match (text, text_model) {
+            (Some(t), Some(m)) => Some(s.spawn(move || {
+                timed(|| {
+                    let v = m.embed(&[t])?.into_iter().next().unwrap_or_default();
+                    scored(index.vectors().search(&VectorQuery {
+                        space: Space::Text,
+                        vector: &v,
+                        filters,
+                        limit: depth,
+                        score_threshold: Some(TEXT_DENSE_MIN),
+                    })?)
+                })
+            })),
+            _ => None,
+        };
+        let visual = timed(|| {
+            let v = query_vector(index, model, text, req.image.as_ref())?;
+            scored(index.vectors().search(&VectorQuery {
+                space: Space::Visual,
+                vector: &v,
+                filters,
+                limit: depth,
+                score_threshold: req.score_threshold,
+            })?)
+        });
+        let join = |h: std::thread::ScopedJoinHandle<'_, Timed>| {
+            h.join()
+                .unwrap_or_else(|_| (Err(Error::Internal("a search signal panicked".into())), 0.0))
+        };
+        (visual, lexical.map(join), text_dense.map(join))
+    });
+
+    let mut lists = Vec::new();
+    let mut runs = Vec::new();
+    for (signal, run) in [
+        (Signal::Visual, Some(visual)),
+        (Signal::Lexical, lexical),
+        (Signal::TextDense, text_dense),
+    ] {
+        let Some((list, took_ms)) = run else { continue };
+        let list = list?;
+        runs.push(SignalRun {
+            signal,
+            took_ms,
+            candidates: list.len(),
+        });
+        if !list.is_empty() {
+            lists.push((signal, list));
+        }
     }
     let fused = fusion::fuse(&lists, &req.fusion);
 
@@ -172,6 +207,8 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
                 locator,
             },
             deep_link: String::new(),
+            media_url: String::new(),
+            thumbnail_url: None,
             asset: rec.asset,
             signals: f
                 .signals
@@ -185,12 +222,10 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
             boxes: Vec::new(),
         });
     }
-    let horizon = MOMENT_HORIZON.max(2 * (req.offset + req.limit));
-    let mut hits: Vec<Hit> = group(hits, req.group_by, horizon)
-        .into_iter()
-        .skip(req.offset)
-        .take(req.limit)
-        .collect();
+    let horizon = MOMENT_HORIZON.max(2 * (offset + req.limit));
+    let grouped = group(hits, req.group_by, horizon);
+    let more = grouped.len() > offset + req.limit;
+    let mut hits: Vec<Hit> = grouped.into_iter().skip(offset).take(req.limit).collect();
     let ids: Vec<_> = hits.iter().map(|h| h.segment.id).collect();
     let mut texts = index.text().segment_texts(&ids, text)?;
     let terms = text.map(words_of).unwrap_or_default();
@@ -212,22 +247,98 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
             h.boxes = matched_boxes(&st.boxes, &terms);
         }
         h.snippet = stored.and_then(|st| st.snippet);
-        h.deep_link = match (h.at, &h.segment.locator) {
-            (Some(t), _) => format!("{}#t={:.1}", h.asset.path, t),
+        let fragment = match (h.at, &h.segment.locator) {
+            (Some(t), _) => format!("#t={t:.1}"),
             // PDF open parameters (RFC 8118): viewers open the file at the page.
             (None, Locator::Page { page, .. }) if h.asset.kind == AssetKind::Document => {
-                format!("{}#page={page}", h.asset.path)
+                format!("#page={page}")
             }
-            (None, _) => h.asset.path.clone(),
+            (None, _) => String::new(),
         };
+        h.deep_link = format!("{}{fragment}", h.asset.path);
+        h.media_url = format!("{}{fragment}", media_url(&h.asset.id));
+        h.thumbnail_url = thumbnail_url(&h.asset, &h.segment);
+        if !req.explain {
+            h.signals.clear();
+        }
     }
+    let next_cursor = more.then(|| make_cursor(offset + req.limit, req));
     Ok(SearchResponse {
         hits,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        signals: runs,
+        next_cursor,
         fusion: req.fusion.clone(),
         visual_model: model.id(),
         text_model: text_model.map(|m| m.id()),
     })
+}
+
+/// Deepest offset a request may page to (each signal looks three pages deeper).
+pub const MAX_OFFSET: usize = 10_000;
+
+type Timed = (Result<Vec<fusion::Ranked>>, f64);
+
+fn timed(f: impl FnOnce() -> Result<Vec<fusion::Ranked>>) -> Timed {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn scored(list: Vec<loupe_store::Scored>) -> Result<Vec<fusion::Ranked>> {
+    Ok(list
+        .into_iter()
+        .map(|s| (s.segment_id, s.asset_id, s.score))
+        .collect())
+}
+
+/// The file of an asset through the HTTP API.
+pub fn media_url(id: &AssetId) -> String {
+    format!("/v1/assets/{id}/media")
+}
+
+/// The thumbnail of a hit through the HTTP API: the keyframe or page itself, else the asset's
+/// (a photo, a video's first keyframe, a document's first page); none for sound recordings.
+pub fn thumbnail_url(asset: &loupe_schemas::Asset, segment: &Segment) -> Option<String> {
+    match (asset.kind, &segment.locator) {
+        (AssetKind::Audio, _) => None,
+        (_, Locator::Shot { .. } | Locator::Page { .. }) => Some(format!(
+            "/v1/assets/{}/thumbnail?segment={}",
+            asset.id, segment.id
+        )),
+        _ => Some(format!("/v1/assets/{}/thumbnail", asset.id)),
+    }
+}
+
+/// A request's fingerprint for cursors: everything but where the page starts and how long it is.
+fn request_fingerprint(req: &SearchRequest) -> u64 {
+    let mut base = req.clone();
+    base.offset = 0;
+    base.limit = 0;
+    base.cursor = None;
+    base.explain = false;
+    let text = serde_json::to_string(&base).unwrap_or_default();
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn make_cursor(offset: usize, req: &SearchRequest) -> String {
+    format!("{offset}.{:016x}", request_fingerprint(req))
+}
+
+/// The offset a cursor points at, refusing a cursor made for another request.
+fn cursor_offset(cursor: &str, req: &SearchRequest) -> Result<usize> {
+    let bad = || Error::BadRequest("cursor is not one this server handed out".into());
+    let (offset, fp) = cursor.split_once('.').ok_or_else(bad)?;
+    let offset: usize = offset.parse().map_err(|_| bad())?;
+    let fp = u64::from_str_radix(fp, 16).map_err(|_| bad())?;
+    if fp != request_fingerprint(req) {
+        return Err(Error::BadRequest(
+            "cursor belongs to a different search (same text, image, filters and fusion needed)".into(),
+        ));
+    }
+    Ok(offset)
 }
 
 /// Lower-case alphanumeric words of a text (what word matching compares).
@@ -321,6 +432,13 @@ pub fn group(hits: Vec<Hit>, by: GroupBy, horizon: usize) -> Vec<Hit> {
     }
 }
 
+/// Decodes an example image, within the same limits as indexing (a decompression bomb is refused).
+pub fn decode_query_image(bytes: &[u8]) -> Result<image::DynamicImage> {
+    decode_image(bytes, &DecodeLimits::default())
+        .map(|d| d.image)
+        .map_err(|reason| Error::BadImage(reason.to_string()))
+}
+
 /// The query's point in the visual space: text, image, or their normalised sum.
 fn query_vector(
     index: &Index,
@@ -337,16 +455,40 @@ fn query_vector(
         Some(ImageQuery::Path { path }) => {
             let bytes = std::fs::read(path)
                 .map_err(|e| Error::BadRequest(format!("cannot read image {path}: {e}")))?;
-            let decoded = decode_image(&bytes, &DecodeLimits::default())
-                .map_err(|reason| Error::BadRequest(format!("image {path}: {reason}")))?;
-            parts.extend(model.vision.embed(&[decoded.image])?);
+            parts.extend(model.vision.embed(&[decode_query_image(&bytes)?])?);
+        }
+        Some(ImageQuery::Base64 { data }) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|e| Error::BadRequest(format!("image is not valid base64: {e}")))?;
+            parts.extend(model.vision.embed(&[decode_query_image(&bytes)?])?);
         }
         Some(ImageQuery::Asset { id }) => {
-            let segment = Segment::new(id.clone(), Locator::Whole);
+            let whole = Segment::new(id.clone(), Locator::Whole);
+            let mut v = index.vectors().vector(whole.id, Space::Visual)?;
+            if v.is_none() {
+                // A video or a document: its first keyframe or page.
+                let rec = index
+                    .asset(id)?
+                    .ok_or_else(|| Error::NotFound(format!("asset {id} is not in the index")))?;
+                for s in &rec.segments {
+                    if matches!(s.locator, Locator::Shot { .. } | Locator::Page { .. }) {
+                        v = index.vectors().vector(s.id, Space::Visual)?;
+                        if v.is_some() {
+                            break;
+                        }
+                    }
+                }
+            }
+            parts
+                .push(v.ok_or_else(|| Error::BadRequest(format!("asset {id} has no picture to search by")))?);
+        }
+        Some(ImageQuery::Segment { id }) => {
             let v = index
                 .vectors()
-                .vector(segment.id, Space::Visual)?
-                .ok_or_else(|| Error::BadRequest(format!("asset {id} is not in the index")))?;
+                .vector(*id, Space::Visual)?
+                .ok_or_else(|| Error::NotFound(format!("segment {id} has no picture in the index")))?;
             parts.push(v);
         }
     }
@@ -397,6 +539,8 @@ mod tests {
             signals: vec![],
             merged: 1,
             deep_link: String::new(),
+            media_url: String::new(),
+            thumbnail_url: None,
             snippet: None,
             at: None,
             boxes: Vec::new(),

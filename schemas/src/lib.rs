@@ -7,6 +7,9 @@
 //!
 //! Not for: behaviour. No I/O, no models, no storage here.
 
+pub mod api;
+pub mod openapi;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -384,6 +387,13 @@ pub struct Filters {
     /// Only assets dated before or at this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_to: Option<i64>,
+    /// Only videos and recordings at least this long (seconds). Assets without a duration (photos,
+    /// documents) never pass a duration filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_min_s: Option<f64>,
+    /// Only videos and recordings at most this long (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_max_s: Option<f64>,
     /// Only these assets (empty = all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub asset_ids: Vec<AssetId>,
@@ -393,10 +403,14 @@ pub struct Filters {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ImageQuery {
-    /// A file on the machine that runs Loupe.
+    /// A file on the machine that runs Loupe (command line only; the HTTP API refuses it).
     Path { path: String },
-    /// An asset already in the index ("find similar").
+    /// An asset already in the index ("find similar"): its photo, or its first keyframe or page.
     Asset { id: AssetId },
+    /// A segment already in the index ("find similar" on a keyframe or a page).
+    Segment { id: Uuid },
+    /// The bytes of an image file (JPEG, PNG, WebP, GIF, BMP or TIFF), base64 (standard alphabet).
+    Base64 { data: String },
 }
 
 /// A search.
@@ -419,6 +433,13 @@ pub struct SearchRequest {
     pub fusion: Fusion,
     #[serde(default)]
     pub group_by: GroupBy,
+    /// Where to go on from: the `next_cursor` of an earlier response to the same request (instead
+    /// of `offset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Report each signal's rank and raw score for every hit (`Hit::signals`).
+    #[serde(default)]
+    pub explain: bool,
 }
 
 fn default_limit() -> usize {
@@ -436,6 +457,8 @@ impl SearchRequest {
             filters: Filters::default(),
             fusion: Fusion::default(),
             group_by: GroupBy::default(),
+            cursor: None,
+            explain: false,
         }
     }
 }
@@ -447,7 +470,8 @@ pub struct Hit {
     pub score: f32,
     pub asset: Asset,
     pub segment: Segment,
-    /// Each contributing signal's rank and raw score.
+    /// Each contributing signal's rank and raw score (with `explain`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<SignalScore>,
     /// For videos and recordings: the moment, i.e. the time range covered by this hit after adjacent
     /// hits of the same file were merged (seconds).
@@ -455,8 +479,13 @@ pub struct Hit {
     pub moment: Option<TimeRange>,
     /// How many segments were merged into this hit (1 when nothing was merged).
     pub merged: u32,
-    /// Where to open the hit: the file path, with `#t=SECONDS` for a moment.
+    /// Where to open the hit: the file path, with `#t=SECONDS` for a moment or `#page=N` for a page.
     pub deep_link: String,
+    /// The same place through the HTTP API: `/v1/assets/{id}/media` with the same fragment.
+    pub media_url: String,
+    /// A small JPEG of the hit (the photo, the keyframe, the page), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
     /// The second to open a video or recording at: the first matched spoken word when the query's
     /// words were found in the transcript, else the start of the moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -512,11 +541,26 @@ impl std::str::FromStr for GroupBy {
     }
 }
 
+/// How one signal ran for a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignalRun {
+    pub signal: Signal,
+    /// Time to encode the query for this signal and search it (milliseconds).
+    pub took_ms: f64,
+    /// Candidates it returned before fusion.
+    pub candidates: usize,
+}
+
 /// The result of a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchResponse {
     pub hits: Vec<Hit>,
     pub took_ms: f64,
+    /// Each signal that ran, with its time and number of candidates (the signals run concurrently).
+    pub signals: Vec<SignalRun>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
     pub fusion: Fusion,
     /// The model that encoded the query (same as the one that built the index).
     pub visual_model: String,

@@ -11,6 +11,8 @@ use std::path::Path;
 
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const ASSETS: TableDefinition<&str, &[u8]> = TableDefinition::new("assets");
+/// Folders (or single files) the index was built from, with the time they were first indexed.
+const ROOTS: TableDefinition<&str, i64> = TableDefinition::new("roots");
 
 /// What the catalog knows of one path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,14 @@ impl AssetRecord {
     }
 
     /// One of this asset's segments by id.
+    /// Length in milliseconds for videos and recordings; -1 for everything else.
+    pub fn duration_ms(&self) -> i64 {
+        self.asset
+            .duration_s
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map_or(-1, |d| (d * 1000.0).round() as i64)
+    }
+
     pub fn segment(&self, id: Uuid) -> Option<&Segment> {
         self.segments.iter().find(|s| s.id == id)
     }
@@ -70,6 +80,7 @@ impl Catalog {
         let txn = db.begin_write().map_err(cerr)?;
         txn.open_table(FILES).map_err(cerr)?;
         txn.open_table(ASSETS).map_err(cerr)?;
+        txn.open_table(ROOTS).map_err(cerr)?;
         txn.commit().map_err(cerr)?;
         Ok(Self { db })
     }
@@ -103,6 +114,30 @@ impl Catalog {
             } else if !key.starts_with(root) {
                 break;
             }
+        }
+        Ok(out)
+    }
+
+    /// Records a folder (or file) the index is built from; the server serves media only from these.
+    pub fn add_root(&self, root: &str, now: i64) -> Result<()> {
+        let txn = self.db.begin_write().map_err(cerr)?;
+        {
+            let mut t = txn.open_table(ROOTS).map_err(cerr)?;
+            if t.get(root).map_err(cerr)?.is_none() {
+                t.insert(root, now).map_err(cerr)?;
+            }
+        }
+        txn.commit().map_err(cerr)
+    }
+
+    /// The folders (or files) the index was built from, sorted.
+    pub fn roots(&self) -> Result<Vec<String>> {
+        let r = self.db.begin_read().map_err(cerr)?;
+        let t = r.open_table(ROOTS).map_err(cerr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(cerr)? {
+            let (k, _) = item.map_err(cerr)?;
+            out.push(k.value().to_string());
         }
         Ok(out)
     }

@@ -121,7 +121,7 @@ pub struct IndexModels {
     pub text: Option<ModelSpec>,
 }
 
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const META_FILE: &str = "index.json";
 
 /// How an index is opened.
@@ -331,6 +331,17 @@ impl Index {
         }
     }
 
+    /// Records a folder (or file) the index is built from (see [`Catalog::roots`]).
+    pub fn add_root(&self, root: &str) -> Result<()> {
+        if self.access != Access::Write {
+            return Err(Error::Busy("index opened read-only".into()));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.catalog.add_root(root, now)
+    }
+
     /// Applies a batch of changes: vectors and text first (made durable), the catalog last.
     pub fn apply(&self, ops: Vec<Op>) -> Result<()> {
         if self.access != Access::Write {
@@ -444,6 +455,7 @@ impl Index {
                                         kind: rec.asset.kind,
                                         dirs: dirs.clone(),
                                         date_ts: rec.date_ts(),
+                                        duration_ms: rec.duration_ms(),
                                     },
                                     vectors: s.vectors,
                                 });
@@ -455,6 +467,7 @@ impl Index {
                                 paths: rec.asset.paths.clone(),
                                 dirs: dirs.clone(),
                                 date_ts: rec.date_ts(),
+                                duration_ms: rec.duration_ms(),
                                 body: s.body,
                                 words: s.words,
                                 boxes: s.boxes,

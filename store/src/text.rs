@@ -25,6 +25,8 @@ pub struct TextDoc {
     pub paths: Vec<String>,
     pub dirs: Vec<String>,
     pub date_ts: i64,
+    /// Length of a video or recording in milliseconds; -1 for assets without one.
+    pub duration_ms: i64,
     /// Transcript, OCR text or caption of the segment (empty for a plain photo).
     pub body: String,
     /// Word times of a transcript segment (stored, not indexed).
@@ -61,6 +63,7 @@ struct Fields {
     kind: Field,
     dirs: Field,
     date_ts: Field,
+    duration_ms: Field,
     name: Field,
     path: Field,
     body: Field,
@@ -76,6 +79,7 @@ fn schema() -> (Schema, Fields) {
         kind: b.add_text_field("kind", STRING | STORED),
         dirs: b.add_text_field("dirs", STRING | STORED),
         date_ts: b.add_i64_field("date_ts", INDEXED | STORED),
+        duration_ms: b.add_i64_field("duration_ms", INDEXED | STORED),
         name: b.add_text_field("name", TEXT | STORED),
         path: b.add_text_field("path", TEXT | STORED),
         body: b.add_text_field("body", TEXT | STORED),
@@ -157,6 +161,7 @@ impl TextIndex {
                     f.asset_id => d.asset_id.as_str(),
                     f.kind => d.kind.as_str(),
                     f.date_ts => d.date_ts,
+                    f.duration_ms => d.duration_ms,
                     f.body => d.body.as_str(),
                 );
                 if !d.words.is_empty() {
@@ -239,6 +244,7 @@ impl TextIndex {
                 .get_first(f.date_ts)
                 .and_then(|v| v.as_i64())
                 .unwrap_or_default(),
+            duration_ms: d.get_first(f.duration_ms).and_then(|v| v.as_i64()).unwrap_or(-1),
             body: text(f.body),
             words: serde_json::from_str(&text(f.words)).unwrap_or_default(),
             boxes: serde_json::from_str(&text(f.boxes)).unwrap_or_default(),
@@ -329,6 +335,16 @@ impl TextIndex {
             });
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
         }
+        if let Some((lo, hi)) = crate::vectors::duration_range_ms(filters) {
+            use std::ops::Bound;
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_i64(f.duration_ms, lo)),
+                    Bound::Included(Term::from_field_i64(f.duration_ms, hi)),
+                )),
+            ));
+        }
         if !filters.asset_ids.is_empty() {
             let terms = filters
                 .asset_ids
@@ -405,6 +421,7 @@ mod tests {
             paths: vec![path.into()],
             dirs: crate::vectors::ancestor_dirs(path),
             date_ts: date,
+            duration_ms: if kind == AssetKind::Video { 12_000 } else { -1 },
             body: String::new(),
             words: Vec::new(),
             boxes: Vec::new(),
@@ -441,6 +458,12 @@ mod tests {
             ..Filters::default()
         };
         assert_eq!(t.search("car", &late, 10).unwrap().len(), 1);
+        let short = Filters {
+            duration_max_s: Some(20.0),
+            ..Filters::default()
+        };
+        assert_eq!(t.search("trip", &short, 10).unwrap().len(), 1);
+        assert_eq!(t.search("car", &short, 10).unwrap().len(), 0);
         // Unbalanced syntax is tolerated.
         assert!(t.search("car \"(", &all, 10).is_ok());
         // Replacing a document keeps one copy.

@@ -42,6 +42,8 @@ pub struct PointPayload {
     pub dirs: Vec<String>,
     /// Capture time, else mtime (seconds since the epoch).
     pub date_ts: i64,
+    /// Length of a video or recording in milliseconds; -1 for assets without one.
+    pub duration_ms: i64,
 }
 
 /// One point to write.
@@ -104,6 +106,18 @@ pub fn normalize_prefix(prefix: &str) -> String {
     if t.is_empty() { "/".into() } else { t.into() }
 }
 
+/// The duration filter as an inclusive millisecond range, when there is one. Assets without a
+/// duration (stored as -1) never pass it.
+pub fn duration_range_ms(f: &Filters) -> Option<(i64, i64)> {
+    if f.duration_min_s.is_none() && f.duration_max_s.is_none() {
+        return None;
+    }
+    let ms = |s: f64| (s * 1000.0).round() as i64;
+    let lo = f.duration_min_s.map_or(0, ms).max(0);
+    let hi = f.duration_max_s.map_or(i64::MAX, ms);
+    Some((lo, hi))
+}
+
 /// Builds the Qdrant filter for Loupe's filters, in Qdrant's JSON form (same as the server's REST API).
 pub fn qdrant_filter_json(f: &Filters) -> Option<qjson::Value> {
     let mut must = Vec::new();
@@ -123,6 +137,9 @@ pub fn qdrant_filter_json(f: &Filters) -> Option<qjson::Value> {
             range.insert("lte".into(), json!(b));
         }
         must.push(json!({"key": "date_ts", "range": range}));
+    }
+    if let Some((lo, hi)) = duration_range_ms(f) {
+        must.push(json!({"key": "duration_ms", "range": {"gte": lo, "lte": hi}}));
     }
     if !f.asset_ids.is_empty() {
         let ids: Vec<&str> = f.asset_ids.iter().map(|a| a.as_str()).collect();
@@ -198,6 +215,7 @@ impl EdgeBackend {
             ("kind", PayloadSchemaType::Keyword),
             ("dirs", PayloadSchemaType::Keyword),
             ("date_ts", PayloadSchemaType::Integer),
+            ("duration_ms", PayloadSchemaType::Integer),
         ] {
             shard
                 .update(UpdateOperation::FieldIndexOperation(
@@ -239,6 +257,7 @@ impl VectorBackend for EdgeBackend {
                 "kind": p.payload.kind.as_str(),
                 "dirs": p.payload.dirs,
                 "date_ts": p.payload.date_ts,
+                "duration_ms": p.payload.duration_ms,
             });
             list.push(PointStruct::new(PointId::Uuid(p.segment.id), vectors, payload).into());
         }
@@ -378,6 +397,8 @@ mod tests {
                 kind,
                 dirs: ancestor_dirs(&format!("{dir}/f.jpg")),
                 date_ts: i64::from(asset) * 100,
+                // Videos are 12 s long; other kinds have no duration.
+                duration_ms: if kind == AssetKind::Video { 12_000 } else { -1 },
             },
             vectors: vec![(Space::Visual, v)],
         }
@@ -441,6 +462,15 @@ mod tests {
             ..Filters::default()
         };
         assert_eq!(q(&dated).len(), 1);
+        let long = |min: Option<f64>, max: Option<f64>| Filters {
+            duration_min_s: min,
+            duration_max_s: max,
+            ..Filters::default()
+        };
+        assert_eq!(q(&long(Some(10.0), None)).len(), 1);
+        assert_eq!(q(&long(Some(13.0), None)).len(), 0);
+        // A duration filter never lets through what has no duration.
+        assert_eq!(q(&long(None, Some(60.0))).len(), 1);
         b.set_dirs(&AssetId::from_hash(&[2; 32]), &ancestor_dirs("/elsewhere/x.jpg"))
             .unwrap();
         assert_eq!(q(&green).len(), 0);

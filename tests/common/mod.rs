@@ -179,3 +179,162 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Black 0-1 s, red 1-3 s, blue 3-6 s, green 6-8 s, with a tone (cuts at 1, 3 and 6 s).
+pub fn make_video(path: &Path, codec: &[&str]) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y"]);
+    for (colour, secs) in [("black", 1), ("red", 2), ("blue", 3), ("green", 2)] {
+        cmd.args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("color=c={colour}:s=320x240:r=25:d={secs}"),
+        ]);
+    }
+    cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"]);
+    cmd.args([
+        "-filter_complex",
+        "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "4:a",
+    ]);
+    cmd.args(codec).args(["-shortest"]).arg(path);
+    let out = cmd.output().expect("ffmpeg (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A one-page PDF with a real text layer (Helvetica), one string per line, offsets computed so
+/// every reader accepts it.
+pub fn simple_pdf(lines: &[&str]) -> Vec<u8> {
+    let mut content = String::from("BT /F1 18 Tf 72 720 Td 24 TL\n");
+    for l in lines {
+        let esc = l.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+        content.push_str(&format!("({esc}) Tj T*\n"));
+    }
+    content.push_str("ET\n");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!("<< /Length {} >>\nstream\n{content}endstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A `loupe serve` process on an ephemeral loopback port, killed when dropped.
+pub struct LoupeServer {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The tail of the server's log (stderr).
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl LoupeServer {
+    /// Starts `loupe --index INDEX serve --port 0 ARGS...` with extra environment variables, and
+    /// waits (up to two minutes: models load first) for the line that gives its address. Panics
+    /// with the server's stderr if it exits instead.
+    pub fn start(index: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loupe"));
+        cmd.arg("--index")
+            .arg(index)
+            .arg("--models")
+            .arg(models_dir())
+            .args(["serve", "--port", "0"])
+            .args(args)
+            .env_remove("LOUPE_MODEL")
+            .env_remove("LOUPE_API_KEY")
+            .env("LOUPE_CONFIG", "/dev/null")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting loupe serve");
+        let stdout = child.stdout.take().expect("stdout");
+        // Drain the request log, or the server blocks on a full pipe; keep its tail for errors.
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = sink.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                    if l.len() > 64 * 1024 {
+                        let cut = l.len() - 32 * 1024;
+                        let cut = (cut..l.len()).find(|i| l.is_char_boundary(*i)).unwrap_or(0);
+                        l.drain(..cut);
+                    }
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("loupe: listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(base) => Self { child, base, log },
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                panic!(
+                    "loupe serve did not start: {}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for LoupeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,190 @@
+//! The OpenAPI 3.1 document of the HTTP API, generated from the types in this crate, so the file
+//! `schemas/openapi.json` cannot say anything the code does not do (a test fails when it drifts).
+
+use crate::api::{AssetDetail, IndexJobRequest, Job, ServerStatus};
+use crate::{ErrorBody, SearchRequest, SearchResponse};
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
+/// Every error status the API uses, with the JSON error body.
+fn error_responses(codes: &[u16], error_ref: &Value) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    for c in codes {
+        let what = match c {
+            400 => "Bad request (code `bad_request`, `bad_image`, `model_mismatch`...)",
+            401 => "Missing or wrong API key (code `unauthorized`)",
+            403 => "The file is outside the indexed roots (code `forbidden`)",
+            404 => "No such asset, segment, thumbnail or job (code `not_found`)",
+            409 => "The index is being written by another process (code `index_busy`)",
+            413 => "Upload too large (code `too_large`)",
+            416 => "Range not satisfiable",
+            503 => "Overloaded or shutting down (code `overloaded`)",
+            504 => "Took longer than the request timeout (code `timeout`)",
+            _ => "Error",
+        };
+        m.insert(
+            c.to_string(),
+            json!({"description": what, "content": {"application/json": {"schema": error_ref}}}),
+        );
+    }
+    m
+}
+
+fn with_errors(ok: Value, codes: &[u16], error_ref: &Value) -> Value {
+    let mut m = error_responses(codes, error_ref);
+    m.insert("200".into(), ok);
+    Value::Object(m)
+}
+
+/// Builds the document.
+pub fn document() -> Value {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+    });
+    let mut generator = settings.into_generator();
+    let r = |v: schemars::Schema| v.to_value();
+    let search_req = r(generator.subschema_for::<SearchRequest>());
+    let search_resp = r(generator.subschema_for::<SearchResponse>());
+    let asset = r(generator.subschema_for::<AssetDetail>());
+    let job_req = r(generator.subschema_for::<IndexJobRequest>());
+    let job = r(generator.subschema_for::<Job>());
+    let status = r(generator.subschema_for::<ServerStatus>());
+    let error = r(generator.subschema_for::<ErrorBody>());
+    let schemas = generator.take_definitions(true);
+    let json_ok = |desc: &str, schema: &Value| json!({"description": desc, "content": {"application/json": {"schema": schema}}});
+    let id_param = json!({"name": "id", "in": "path", "required": true,
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "description": "Asset id (BLAKE3 of the file's bytes)"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Loupe",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Multimodal search over photos, videos, recordings and documents. \
+                Errors are one JSON shape (`ErrorBody`) with a stable `code`. When the server has an API \
+                key, every /v1 route needs `Authorization: Bearer KEY`.",
+            "license": {"name": "Apache-2.0"}
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": {
+            "/v1/search": {"post": {
+                "operationId": "search",
+                "summary": "Hybrid search by text, by example image, or both",
+                "description": "Send JSON, or multipart/form-data with a `request` part (the JSON) and an \
+                    `image` part (the file). Signals (visual, lexical, text_dense) run concurrently and \
+                    are fused by RRF or a weighted sum.",
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": search_req},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "request": search_req,
+                        "image": {"type": "string", "contentMediaType": "application/octet-stream"}
+                    }}}
+                }},
+                "responses": with_errors(json_ok("Ranked hits", &search_resp), &[400, 401, 413, 503, 504], &error)
+            }},
+            "/v1/assets/{id}": {"get": {
+                "operationId": "getAsset",
+                "summary": "An asset with its segments",
+                "parameters": [id_param],
+                "responses": with_errors(json_ok("The asset", &asset), &[400, 401, 404], &error)
+            }},
+            "/v1/assets/{id}/thumbnail": {"get": {
+                "operationId": "getThumbnail",
+                "summary": "A small JPEG of the asset or of one of its segments",
+                "parameters": [id_param, {"name": "segment", "in": "query", "required": false,
+                    "schema": {"type": "string", "format": "uuid"}, "description": "A segment of the asset (keyframe, page)"}],
+                "responses": with_errors(json!({"description": "JPEG", "content": {"image/jpeg": {}}}), &[400, 401, 404], &error)
+            }},
+            "/v1/assets/{id}/media": {"get": {
+                "operationId": "getMedia",
+                "summary": "The file itself, with HTTP Range for seeking",
+                "parameters": [id_param, {"name": "Range", "in": "header", "required": false, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The whole file"},
+                    "206": {"description": "The requested byte range"},
+                    "401": {"description": "Missing or wrong API key", "content": {"application/json": {"schema": error}}},
+                    "403": {"description": "The file is outside the indexed roots", "content": {"application/json": {"schema": error}}},
+                    "404": {"description": "No such asset, or its file is gone", "content": {"application/json": {"schema": error}}},
+                    "416": {"description": "Range not satisfiable"}
+                }
+            }},
+            "/v1/index": {"post": {
+                "operationId": "startIndexJob",
+                "summary": "Add or refresh a path under an indexed root (runs in the background)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": job_req}}},
+                "responses": {
+                    "202": json_ok("The job, queued", &job),
+                    "400": {"description": "Bad path", "content": {"application/json": {"schema": error}}},
+                    "401": {"description": "Missing or wrong API key", "content": {"application/json": {"schema": error}}},
+                    "403": {"description": "Outside the indexed roots", "content": {"application/json": {"schema": error}}},
+                    "409": {"description": "Read-only server (another process writes the index)", "content": {"application/json": {"schema": error}}}
+                }
+            }},
+            "/v1/jobs/{id}": {"get": {
+                "operationId": "getJob",
+                "summary": "Progress and result of an index job",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with_errors(json_ok("The job", &job), &[401, 404], &error)
+            }},
+            "/v1/status": {"get": {
+                "operationId": "getStatus",
+                "summary": "Models, counts and roots of the index",
+                "responses": with_errors(json_ok("Status", &status), &[401], &error)
+            }},
+            "/healthz": {"get": {"operationId": "health", "summary": "Liveness",
+                "security": [{}],
+                "responses": {"200": {"description": "The process is up", "content": {"text/plain": {}}}}}},
+            "/readyz": {"get": {"operationId": "ready", "summary": "Readiness: models loaded, index open",
+                "security": [{}],
+                "responses": {"200": json_ok("Ready", &status), "503": json_ok("Not ready", &status)}}},
+            "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics",
+                "security": [{}],
+                "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {}}}}}},
+            "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
+                "security": [{}],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}}
+        }
+    })
+}
+
+/// The document as the checked-in file holds it (pretty, with a final newline).
+pub fn document_text() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn checked_in_openapi_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let want = super::document_text();
+        if std::env::var_os("LOUPE_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &want).expect("writing openapi.json");
+            return;
+        }
+        // Compared as JSON values: key order depends on serde_json's features in the build.
+        let have: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default();
+        assert!(
+            have == super::document(),
+            "schemas/openapi.json is out of date with the types; run \
+             `LOUPE_UPDATE_OPENAPI=1 cargo test -p loupe-schemas openapi` and commit the file"
+        );
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = super::document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap_or_default();
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Prometheus metrics in the text exposition format: request counts per route and status, latency
+//! histograms per route and per search signal. A few maps behind a mutex: cheaper to read than a
+//! metrics framework, and the text format is ten lines of formatting.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (c, le) in self.counts.iter_mut().zip(BUCKETS) {
+            if seconds <= le {
+                *c += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        for (c, le) in self.counts.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {c}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    routes: BTreeMap<String, Histogram>,
+    signals: BTreeMap<&'static str, Histogram>,
+    rejected: u64,
+}
+
+/// The server's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.requests
+                .entry((route.to_string(), method.to_string(), status))
+                .or_default() += 1;
+            m.routes.entry(route.to_string()).or_default().observe(seconds);
+        }
+    }
+
+    pub fn signal(&self, signal: &'static str, seconds: f64) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.signals.entry(signal).or_default().observe(seconds);
+        }
+    }
+
+    /// A search refused because too many were waiting.
+    pub fn rejected(&self) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.rejected += 1;
+        }
+    }
+
+    /// The text exposition format (version 0.0.4), with the gauges passed in.
+    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+        let mut out = String::new();
+        let Ok(m) = self.inner.lock() else {
+            return out;
+        };
+        out.push_str("# HELP loupe_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str("# TYPE loupe_http_requests_total counter\n");
+        for ((route, method, status), n) in &m.requests {
+            let _ = writeln!(
+                out,
+                "loupe_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+        out.push_str("# HELP loupe_http_request_duration_seconds Time to answer, by route.\n");
+        out.push_str("# TYPE loupe_http_request_duration_seconds histogram\n");
+        for (route, h) in &m.routes {
+            h.write(
+                &mut out,
+                "loupe_http_request_duration_seconds",
+                &format!("route=\"{}\"", escape(route)),
+            );
+        }
+        out.push_str(
+            "# HELP loupe_search_signal_duration_seconds Time to encode the query for a signal and search it.\n",
+        );
+        out.push_str("# TYPE loupe_search_signal_duration_seconds histogram\n");
+        for (signal, h) in &m.signals {
+            h.write(
+                &mut out,
+                "loupe_search_signal_duration_seconds",
+                &format!("signal=\"{signal}\""),
+            );
+        }
+        out.push_str("# HELP loupe_search_rejected_total Searches refused because the queue was full.\n");
+        out.push_str("# TYPE loupe_search_rejected_total counter\n");
+        let _ = writeln!(out, "loupe_search_rejected_total {}", m.rejected);
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_histograms_cumulatively() {
+        let m = Metrics::default();
+        m.request("/v1/search", "POST", 200, 0.004);
+        m.request("/v1/search", "POST", 200, 0.2);
+        m.signal("visual", 0.003);
+        let text = m.render(&[("loupe_index_points", "Points.", 7.0)]);
+        assert!(
+            text.contains("loupe_http_requests_total{route=\"/v1/search\",method=\"POST\",status=\"200\"} 2")
+        );
+        assert!(
+            text.contains("loupe_http_request_duration_seconds_bucket{route=\"/v1/search\",le=\"0.005\"} 1")
+        );
+        assert!(
+            text.contains("loupe_http_request_duration_seconds_bucket{route=\"/v1/search\",le=\"0.25\"} 2")
+        );
+        assert!(
+            text.contains("loupe_http_request_duration_seconds_bucket{route=\"/v1/search\",le=\"+Inf\"} 2")
+        );
+        assert!(text.contains("loupe_search_signal_duration_seconds_count{signal=\"visual\"} 1"));
+        assert!(text.contains("loupe_index_points 7"));
+    }
+}
