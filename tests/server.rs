@@ -461,7 +461,7 @@ fn api_key_limits_and_bind_rules() {
     let s = LoupeServer::start(
         &index,
         &["--config", config.to_str().unwrap()],
-        &[("LOUPE_API_KEY", key)],
+        &[("LOUPE_API_KEY", key), ("LOUPE_LOG_FORMAT", "json")],
     );
     let bearer = format!("Bearer {key}");
     let no = get(&s, "/v1/status", &[]);
@@ -528,6 +528,22 @@ fn api_key_limits_and_bind_rules() {
         &[("Origin", "http://evil.example"), ("Authorization", &bearer)],
     );
     assert!(other.header("access-control-allow-origin").is_none());
+
+    // Structured logs: one JSON object per request, with the route template and the status.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let logged: Vec<Value> = s
+        .log_tail()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request")
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .any(|v| v["fields"]["route"] == "/v1/status" && v["fields"]["status"] == 401),
+        "{}",
+        s.log_tail()
+    );
 }
 
 /// `clients` threads each sending `rounds` text searches; counts (answered, refused as
