@@ -215,7 +215,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         video_rows(dir, &mut rows)?;
     }
     if let Some(dir) = &args.docs {
-        doc_rows(config, dir, &mut rows)?;
+        doc_rows(config, &runtime, dir, &mut rows)?;
     }
 
     for &n in args.points.iter().filter(|&&n| n > 0) {
@@ -670,9 +670,14 @@ pub fn cer(reference: &str, hypothesis: &str, loose: bool) -> (usize, usize) {
     (prev[h.len()], r.len())
 }
 
-fn doc_rows(config: &Config, dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
-    let runtime = config.runtime()?;
-    let ocr = config.load_ocr(&runtime, None)?;
+fn doc_rows(
+    config: &Config,
+    runtime: &loupe_models::Runtime,
+    dir: &std::path::Path,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    // One ONNX Runtime environment per process: the caller's.
+    let ocr = config.load_ocr(runtime, None)?;
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
