@@ -295,6 +295,21 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
     if !path.exists() {
         bail!("{} does not exist", path.display());
     }
+    // Installed before the models load (which takes seconds), so a Ctrl-C at any point is a clean
+    // stop, never the default kill.
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // First Ctrl-C: finish the current batch and stop cleanly. Second: leave at once
+        // (the catalog is committed last, so the next run still resumes without duplicates).
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: finishing the current batch (Ctrl-C again to stop now)");
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
     let runtime = config.runtime()?;
     let name = config.choose_model(a.model.as_deref())?;
     let model = config.load_clip(&runtime, &name)?;
@@ -329,19 +344,6 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
     };
     let index = loupe_store::Index::open_or_create(&config.index, &models)
         .with_context(|| format!("opening index {}", config.index.display()))?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        // First Ctrl-C: finish the current batch and stop cleanly. Second: leave at once
-        // (the catalog is committed last, so the next run still resumes without duplicates).
-        ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\ninterrupted: finishing the current batch (Ctrl-C again to stop now)");
-        })
-        .context("installing the Ctrl-C handler")?;
-    }
     let opts = loupe_indexer::Options {
         batch_size: a.batch.max(1),
         progress: !a.quiet && !json,
