@@ -151,17 +151,7 @@ fn search_finds_the_page_and_points_at_the_words() {
     fixtures(&dir, 40);
     let index = tmp.path().join("index");
     let report = loupe_json(&index, &["index", dir.to_str().unwrap(), "--quiet"]);
-    let failed: Vec<(String, String)> = report["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                file_name(f["path"].as_str().unwrap()).to_string(),
-                f["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let failed = failures(&report);
     let reason = |name: &str| {
         failed
             .iter()

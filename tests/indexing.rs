@@ -117,17 +117,7 @@ fn bad_files_are_reported_and_the_rest_indexed() {
     let r = index(&idx, &lib);
     assert_eq!(r["indexed"], 3, "{r}");
     assert_eq!(r["ignored"], 1, "{r}");
-    let failed: Vec<(String, String)> = r["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                file_name(f["path"].as_str().unwrap()).to_string(),
-                f["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let failed = failures(&r);
     let reason = |name: &str| {
         failed
             .iter()

@@ -106,6 +106,16 @@ fn multipart(request: &Value, image: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// `POST /v1/search` with a multipart body (see [`multipart`]) and extra headers.
+fn post_multipart(s: &LoupeServer, request: &Value, image: &[u8], headers: &[(&str, &str)]) -> Resp {
+    let (ctype, body) = multipart(request, image);
+    let mut req = agent().post(s.url("/v1/search")).header("Content-Type", &ctype);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    finish(req.send(&body[..]))
+}
+
 /// Photos, a PDF with a text layer, a video with known cuts, and a link to a file outside the
 /// library.
 fn make_library(root: &Path) {
@@ -256,12 +266,11 @@ fn api_searches_serves_media_and_runs_index_jobs() {
 
     // Search by image: multipart upload, base64, and "find similar" on an indexed asset.
     let probe = encode(&disc(64, 64, RED, WHITE), ImageFormat::Png);
-    let (ctype, body) = multipart(&json!({"limit": 2, "filters": {"kinds": ["image"]}}), &probe);
-    let up = finish(
-        agent()
-            .post(s.url("/v1/search"))
-            .header("Content-Type", &ctype)
-            .send(&body[..]),
+    let up = post_multipart(
+        &s,
+        &json!({"limit": 2, "filters": {"kinds": ["image"]}}),
+        &probe,
+        &[],
     );
     assert_eq!(up.status, 200, "{}", String::from_utf8_lossy(&up.body));
     assert_eq!(names(&up.json())[0], "red_apple.jpg");
@@ -490,26 +499,12 @@ fn api_key_limits_and_bind_rules() {
 
     // Uploads above the configured limit: 413 with the JSON error shape.
     let big = vec![b'x'; 200_000];
-    let (ctype, body) = multipart(&json!({"limit": 1}), &big);
-    let r = finish(
-        agent()
-            .post(s.url("/v1/search"))
-            .header("Content-Type", &ctype)
-            .header("Authorization", &bearer)
-            .send(&body[..]),
-    );
+    let r = post_multipart(&s, &json!({"limit": 1}), &big, &[("Authorization", &bearer)]);
     assert_eq!((r.status, r.json()["code"].as_str()), (413, Some("too_large")));
     // A decompression bomb within the byte limit is refused by the decoder's pixel limit.
     let bomb = png_bomb(30_000, 30_000);
     assert!(bomb.len() < 100_000, "{}", bomb.len());
-    let (ctype, body) = multipart(&json!({"limit": 1}), &bomb);
-    let r = finish(
-        agent()
-            .post(s.url("/v1/search"))
-            .header("Content-Type", &ctype)
-            .header("Authorization", &bearer)
-            .send(&body[..]),
-    );
+    let r = post_multipart(&s, &json!({"limit": 1}), &bomb, &[("Authorization", &bearer)]);
     assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("bad_image")));
 
     // CORS only for the listed origin.

@@ -317,10 +317,7 @@ fn request_fingerprint(req: &SearchRequest) -> u64 {
     base.limit = 0;
     base.cursor = None;
     base.explain = false;
-    let text = serde_json::to_string(&base).unwrap_or_default();
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    loupe_schemas::fnv1a64(serde_json::to_string(&base).unwrap_or_default().as_bytes())
 }
 
 fn make_cursor(offset: usize, req: &SearchRequest) -> String {

@@ -634,7 +634,8 @@ impl ModelManifest {
     }
 }
 
-fn fnv1a64(bytes: &[u8]) -> u64 {
+/// FNV-1a, 64 bit: a small, stable, non-cryptographic hash for fingerprints (model files, cursors).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

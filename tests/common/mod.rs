@@ -71,6 +71,21 @@ pub fn hit_paths(resp: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The files an index report lists as failed: (file name, reason).
+pub fn failures(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["failed"]
+        .as_array()
+        .expect("failed list")
+        .iter()
+        .map(|f| {
+            (
+                file_name(f["path"].as_str().unwrap()).to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 pub fn file_name(p: &str) -> &str {
     Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p)
 }
