@@ -38,6 +38,13 @@ pub struct BenchArgs {
     /// Also measure `POST /v1/search` through a real server on loopback at each store size.
     #[arg(long)]
     http: bool,
+    /// A folder of documents with a `qa.tsv` (`file`, `question`, `answer`), e.g. the dev set's
+    /// `docs/`: answer accuracy (exact match, contains, ANLS) and speed per installed answerer.
+    #[arg(long)]
+    answers: Option<std::path::PathBuf>,
+    /// Only these answerers (comma separated) for --answers.
+    #[arg(long, value_delimiter = ',')]
+    answerers: Vec<String>,
 }
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers, enough for synthetic data.
@@ -213,6 +220,14 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     }
     if let Some(dir) = &args.videos {
         video_rows(dir, &mut rows)?;
+    }
+    if let Some(dir) = &args.answers {
+        for r in crate::bench_answers::rows(config, &runtime, &model, dir, tmp.path(), &args.answerers)? {
+            rows.push(Row {
+                what: r.what,
+                value: r.value,
+            });
+        }
     }
     if let Some(dir) = &args.docs {
         doc_rows(config, &runtime, dir, &mut rows)?;
@@ -405,6 +420,7 @@ fn http_rows(
         text: None,
         whisper: None,
         ocr: None,
+        answerers: loupe_answer::Answerers::new(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

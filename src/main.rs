@@ -1,7 +1,9 @@
 //! `loupe`: the command. Parses arguments, finds the index and model folders, wires the indexer and
 //! the query service together, and prints tables or JSON. Nothing clever lives here.
 
+mod ask_cmd;
 mod bench;
+mod bench_answers;
 mod config;
 mod models_cmd;
 mod output;
@@ -81,6 +83,8 @@ enum Command {
     },
     /// Search by text, by example image, or both.
     Search(SearchArgs),
+    /// Ask a question; the answer comes from what the search finds, with numbered citations.
+    Ask(ask_cmd::AskArgs),
     /// What the index holds.
     Status,
     /// Installed models; pull the real ones.
@@ -229,6 +233,9 @@ fn error_code(e: &anyhow::Error) -> &'static str {
         if let Some(q) = cause.downcast_ref::<loupe_query::Error>() {
             return q.code();
         }
+        if let Some(a) = cause.downcast_ref::<loupe_answer::Error>() {
+            return a.code();
+        }
         if let Some(s) = cause.downcast_ref::<loupe_store::Error>() {
             return s.code();
         }
@@ -270,6 +277,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Ocr { file, ocr_model } => cmd_ocr(&config, &file, ocr_model.as_deref(), cli.json),
         Command::Search(args) => cmd_search(&config, args, cli.json),
+        Command::Ask(args) => ask_cmd::run(&config, args, cli.json),
         Command::Status => cmd_status(&config, cli.json),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
         Command::Bench(args) => bench::run(&config, args, cli.json),
@@ -439,6 +447,23 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
             "give a text query, --image FILE or --similar ASSET_ID".into()
         ));
     }
+    let (index, model, text) = open_for_query(config)?;
+    let encoders = loupe_query::Encoders {
+        clip: &model,
+        text: text.as_ref(),
+    };
+    let resp = loupe_query::search(&index, encoders, &req)?;
+    output::search_response(&resp, json)
+}
+
+/// The index, read-only, with the models that encode queries for it.
+pub(crate) fn open_for_query(
+    config: &Config,
+) -> Result<(
+    loupe_store::Index,
+    loupe_models::ClipModel,
+    Option<loupe_models::TextEmbedder>,
+)> {
     let index = loupe_store::Index::open(&config.index, loupe_store::Access::Read)?;
     let runtime = config.runtime()?;
     let model_name = index
@@ -453,12 +478,7 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
         Some(t) => config.load_text(&runtime, t.split('@').next())?,
         None => None,
     };
-    let encoders = loupe_query::Encoders {
-        clip: &model,
-        text: text.as_ref(),
-    };
-    let resp = loupe_query::search(&index, encoders, &req)?;
-    output::search_response(&resp, json)
+    Ok((index, model, text))
 }
 
 fn cmd_transcribe(
@@ -545,15 +565,20 @@ fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, jso
 }
 
 /// The server's settings: the config file, then the environment and flags over it.
-fn server_config(a: &ServeArgs) -> Result<loupe_server::ServerConfig> {
+/// The config file: the one named, else ~/.config/loupe/server.toml when it exists.
+pub(crate) fn config_file(named: Option<&PathBuf>) -> Option<PathBuf> {
     let default_file = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
         .map(|d| d.join("loupe/server.toml"));
-    let file = match &a.config {
+    match named {
         Some(f) => Some(f.clone()),
         None => default_file.filter(|f| f.is_file()),
-    };
+    }
+}
+
+fn server_config(a: &ServeArgs) -> Result<loupe_server::ServerConfig> {
+    let file = config_file(a.config.as_ref());
     let mut c: loupe_server::ServerConfig = match &file {
         Some(f) => {
             let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -603,11 +628,18 @@ fn cmd_serve(config: &Config, a: ServeArgs) -> Result<()> {
     };
     let index = loupe_store::Index::open_or_create(&config.index, &spec)
         .with_context(|| format!("opening index {}", config.index.display()))?;
+    let answerers = loupe_answer::config::build(&server_config.answer, &config.models)?;
+    tracing::info!(
+        "answerers: {} (default {})",
+        answerers.names().join(", "),
+        answerers.default_name()
+    );
     let models = loupe_server::Models {
         clip,
         text,
         whisper,
         ocr,
+        answerers,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -89,16 +89,58 @@ const CLIP_VIT_B_32: &[RemoteFile] = &[
     },
 ];
 
-/// The models `pull` knows.
-pub const KNOWN: &[KnownModel] = &[KnownModel {
-    name: "clip-vit-b-32",
-    role: ModelRole::Clip,
-    licence: "MIT (OpenAI CLIP)",
-    dim: 512,
-    revision: "main",
-    files: CLIP_VIT_B_32,
-    about: "OpenAI CLIP ViT-B/32 as ONNX (Qdrant's fastembed export), 512-d, cosine",
+const SMOLVLM_500M: &[RemoteFile] = &[
+    RemoteFile {
+        repo: "ggml-org/SmolVLM-500M-Instruct-GGUF",
+        path: "SmolVLM-500M-Instruct-Q8_0.gguf",
+        dest: "model.gguf",
+        sha256: None,
+    },
+    RemoteFile {
+        repo: "ggml-org/SmolVLM-500M-Instruct-GGUF",
+        path: "mmproj-SmolVLM-500M-Instruct-Q8_0.gguf",
+        dest: "mmproj.gguf",
+        sha256: None,
+    },
+];
+
+const QWEN25_05B: &[RemoteFile] = &[RemoteFile {
+    repo: "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+    path: "qwen2.5-0.5b-instruct-q4_k_m.gguf",
+    dest: "model.gguf",
+    sha256: None,
 }];
+
+/// The models `pull` knows.
+pub const KNOWN: &[KnownModel] = &[
+    KnownModel {
+        name: "clip-vit-b-32",
+        role: ModelRole::Clip,
+        licence: "MIT (OpenAI CLIP)",
+        dim: 512,
+        revision: "main",
+        files: CLIP_VIT_B_32,
+        about: "OpenAI CLIP ViT-B/32 as ONNX (Qdrant's fastembed export), 512-d, cosine",
+    },
+    KnownModel {
+        name: "smolvlm-500m-instruct",
+        role: ModelRole::Vlm,
+        licence: "Apache-2.0",
+        dim: 0,
+        revision: "main",
+        files: SMOLVLM_500M,
+        about: "SmolVLM-500M-Instruct GGUF Q8_0 with its vision projector (llama.cpp), for the local answerer",
+    },
+    KnownModel {
+        name: "qwen2.5-0.5b-instruct",
+        role: ModelRole::Llm,
+        licence: "Apache-2.0",
+        dim: 0,
+        revision: "main",
+        files: QWEN25_05B,
+        about: "Qwen2.5-0.5B-Instruct GGUF Q4_K_M (text only, llama.cpp), for the local answerer",
+    },
+];
 
 pub fn known(name: &str) -> Result<&'static KnownModel> {
     KNOWN

@@ -114,7 +114,7 @@ pub fn search(index: &Index, encoders: Encoders<'_>, req: &SearchRequest) -> Res
     }
     // Each signal looks deeper than the page so fusion has material to work with.
     let depth = ((offset + req.limit) * 3).max(50);
-    let filters = &req.filters;
+    let filters = &file_filter(index, &req.filters)?;
 
     let (visual, lexical, text_dense) = std::thread::scope(|s| {
         let lexical = text.map(|t| {
@@ -293,6 +293,26 @@ fn scored(list: Vec<loupe_store::Scored>) -> Result<Vec<fusion::Ranked>> {
 }
 
 /// The file of an asset through the HTTP API.
+/// A `path_prefix` that names an indexed file (not a folder) means that file: it becomes an
+/// asset filter, so "only this PDF" works the same way as "only this folder".
+fn file_filter(index: &Index, f: &loupe_schemas::Filters) -> Result<loupe_schemas::Filters> {
+    let Some(p) = f.path_prefix.as_deref() else {
+        return Ok(f.clone());
+    };
+    let Some(entry) = index.catalog().file(p.trim_end_matches('/'))? else {
+        return Ok(f.clone());
+    };
+    if !f.asset_ids.is_empty() && !f.asset_ids.contains(&entry.asset_id) {
+        // Another asset was asked for: as a folder prefix, the file's path matches nothing, which
+        // is the answer.
+        return Ok(f.clone());
+    }
+    let mut out = f.clone();
+    out.path_prefix = None;
+    out.asset_ids = vec![entry.asset_id];
+    Ok(out)
+}
+
 pub fn media_url(id: &AssetId) -> String {
     format!("/v1/assets/{id}/media")
 }

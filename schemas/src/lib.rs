@@ -7,7 +7,9 @@
 //!
 //! Not for: behaviour. No I/O, no models, no storage here.
 
+pub mod answer;
 pub mod api;
+pub mod llm;
 pub mod openapi;
 
 use serde::{Deserialize, Serialize};
@@ -656,6 +658,10 @@ pub enum ModelRole {
     /// A PP-OCR text reader: `det.onnx`, `rec.onnx` (its character list in the `character`
     /// metadata), optionally `cls.onnx`.
     Ocr,
+    /// A text-only language model for answers: `model.gguf` (llama.cpp).
+    Llm,
+    /// A vision-language model for answers: `model.gguf` and its projector `mmproj.gguf` (llama.cpp).
+    Vlm,
 }
 
 impl ModelRole {
@@ -665,6 +671,8 @@ impl ModelRole {
             Self::TextEmbedder => "text-embedder",
             Self::Whisper => "whisper",
             Self::Ocr => "ocr",
+            Self::Llm => "llm",
+            Self::Vlm => "vlm",
         }
     }
 }

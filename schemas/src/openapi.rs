@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the types in this crate, so the file
 //! `schemas/openapi.json` cannot say anything the code does not do (a test fails when it drifts).
 
+use crate::answer::{AskRequest, AskResponse, Citation};
 use crate::api::{AssetDetail, IndexJobRequest, Job, ServerStatus};
 use crate::{ErrorBody, SearchRequest, SearchResponse};
 use schemars::generate::SchemaSettings;
@@ -18,6 +19,7 @@ fn error_responses(codes: &[u16], error_ref: &Value) -> serde_json::Map<String, 
             409 => "The index is being written by another process (code `index_busy`)",
             413 => "Upload too large (code `too_large`)",
             416 => "Range not satisfiable",
+            502 => "The answerer failed: local model worker or remote server (code `answerer_failed`)",
             503 => "Overloaded or shutting down (code `overloaded`)",
             504 => "Took longer than the request timeout (code `timeout`)",
             _ => "Error",
@@ -50,6 +52,9 @@ pub fn document() -> Value {
     let job = r(generator.subschema_for::<Job>());
     let status = r(generator.subschema_for::<ServerStatus>());
     let error = r(generator.subschema_for::<ErrorBody>());
+    let ask_req = r(generator.subschema_for::<AskRequest>());
+    let ask_resp = r(generator.subschema_for::<AskResponse>());
+    let citations = r(generator.subschema_for::<Vec<Citation>>());
     let schemas = generator.take_definitions(true);
     let json_ok = |desc: &str, schema: &Value| json!({"description": desc, "content": {"application/json": {"schema": schema}}});
     let id_param = json!({"name": "id", "in": "path", "required": true,
@@ -84,6 +89,61 @@ pub fn document() -> Value {
                     }}}
                 }},
                 "responses": with_errors(json_ok("Ranked hits", &search_resp), &[400, 401, 413, 503, 504], &error)
+            }},
+            "/v1/ask": {"post": {
+                "operationId": "ask",
+                "summary": "Answer a question from what the search finds, with numbered citations",
+                "description": "Searches (same filters as /v1/search), gives the best hits' text (and, for \
+                    vision models, their images) to an answerer (`extractive`, `local`, `openai`) as untrusted \
+                    data, and returns the answer with citations. With `stream: true` the response is \
+                    server-sent events: `citations` (the numbered sources), `token` (`{\"text\"}`, as \
+                    generated), then `done` (the whole AskResponse) or `error` (an ErrorBody). When the \
+                    sources do not hold the answer, `found` is false and the answer says so.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": ask_req}}},
+                "responses": with_errors(json!({"description": "The answer (JSON), or a stream of events",
+                    "content": {"application/json": {"schema": ask_resp},
+                                "text/event-stream": {"schema": {"type": "string"},
+                                    "x-events": {"citations": citations, "token": {"type": "object", "properties": {"text": {"type": "string"}}},
+                                                 "done": ask_resp, "error": error}}}}),
+                    &[400, 401, 502, 503, 504], &error)
+            }},
+            "/v1/chat/completions": {"post": {
+                "operationId": "chatCompletions",
+                "summary": "OpenAI-compatible chat completions (streaming with SSE, ending with [DONE])",
+                "description": "`model` picks what answers: `loupe` (retrieval + the default answerer), \
+                    `loupe-extractive`, `loupe-local`, `loupe-openai` (retrieval + that answerer; earlier \
+                    user turns are searched again so follow-ups keep their context), or `local` / `openai` \
+                    (the bare model, no retrieval). Messages may carry images as `data:` URLs (an image in the \
+                    last user message is also searched by). Retrieval answers append a Sources list to the \
+                    content and carry a `citations` array (non-standard). Errors use OpenAI's shape.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["messages"],
+                    "properties": {
+                        "model": {"type": "string", "default": "loupe"},
+                        "messages": {"type": "array", "items": {"type": "object", "required": ["role"], "properties": {
+                            "role": {"enum": ["system", "developer", "user", "assistant"]},
+                            "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}}}},
+                        "stream": {"type": "boolean", "default": false},
+                        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+                        "max_tokens": {"type": "integer", "minimum": 1},
+                        "max_completion_tokens": {"type": "integer", "minimum": 1},
+                        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                        "filters": {"$ref": "#/components/schemas/Filters"}
+                    }}}}},
+                "responses": {
+                    "200": {"description": "`chat.completion`, or `chat.completion.chunk` events then `[DONE]`",
+                        "content": {"application/json": {}, "text/event-stream": {}}},
+                    "400": {"description": "Bad request (OpenAI error shape)", "content": {"application/json": {}}},
+                    "401": {"description": "Missing or wrong API key", "content": {"application/json": {"schema": error}}},
+                    "404": {"description": "No such model (OpenAI error shape)", "content": {"application/json": {}}},
+                    "503": {"description": "Overloaded", "content": {"application/json": {}}}
+                }
+            }},
+            "/v1/models": {"get": {
+                "operationId": "listModels",
+                "summary": "OpenAI-compatible model list (what /v1/chat/completions accepts)",
+                "responses": with_errors(json!({"description": "`{object: list, data: [{id, object: model}]}`",
+                    "content": {"application/json": {}}}), &[401], &error)
             }},
             "/v1/assets/{id}": {"get": {
                 "operationId": "getAsset",

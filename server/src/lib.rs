@@ -1,7 +1,8 @@
 //! loupe-server: Loupe over HTTP.
 //!
 //! One process holds the models warm and the Index open, and answers the JSON API (`/v1/search`,
-//! `/v1/assets/...`, `/v1/index`, `/v1/jobs/...`), the operational routes (`/healthz`, `/readyz`,
+//! `/v1/assets/...`, `/v1/index`, `/v1/jobs/...`, `/v1/ask`, and the OpenAI-compatible
+//! `/v1/chat/completions` and `/v1/models`), the operational routes (`/healthz`, `/readyz`,
 //! `/metrics`, `/openapi.json`) and the web page at `/`. Handlers are thin: a search is
 //! [`loupe_query::search`] on a blocking thread, under a permit that bounds how much model work
 //! runs at once; an index job is [`loupe_indexer::index_path`] on a worker thread, one at a time.
@@ -14,6 +15,7 @@
 //! Not for: search logic (loupe-query), indexing logic (loupe-indexer), or reading configuration
 //! files (the `loupe` command builds a [`ServerConfig`]).
 
+mod answers;
 mod error;
 mod jobs;
 mod media;
@@ -55,6 +57,14 @@ pub struct ServerConfig {
     pub max_queued: usize,
     /// Folders `POST /v1/index` may add besides the roots the index already has.
     pub roots: Vec<PathBuf>,
+    /// Answers (`/v1/ask`, `/v1/chat/completions`) that may generate at once.
+    pub answer_concurrency: usize,
+    /// Answers that may wait beyond those before new ones are refused with 503.
+    pub answer_max_queued: usize,
+    /// Deadline for one answer, in seconds (generation on a CPU is slow).
+    pub answer_timeout_s: f64,
+    /// The answerers (`[answer]` in the config file).
+    pub answer: loupe_answer::config::AnswerConfig,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +80,10 @@ impl Default for ServerConfig {
             model_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queued: 64,
             roots: Vec::new(),
+            answer_concurrency: 2,
+            answer_max_queued: 16,
+            answer_timeout_s: 300.0,
+            answer: loupe_answer::config::AnswerConfig::default(),
         }
     }
 }
@@ -95,11 +109,21 @@ impl ServerConfig {
         if self.request_timeout_s.is_nan() || self.request_timeout_s <= 0.0 {
             return Err(Error::Config("request_timeout_s must be above 0".into()));
         }
+        if self.answer_timeout_s.is_nan() || self.answer_timeout_s <= 0.0 {
+            return Err(Error::Config("answer_timeout_s must be above 0".into()));
+        }
+        if self.answer_concurrency == 0 {
+            return Err(Error::Config("answer_concurrency must be at least 1".into()));
+        }
         Ok(())
     }
 
     fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.request_timeout_s)
+    }
+
+    fn answer_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.answer_timeout_s)
     }
 }
 
@@ -110,6 +134,8 @@ pub struct Models {
     pub text: Option<TextEmbedder>,
     pub whisper: Option<Whisper>,
     pub ocr: Option<Ocr>,
+    /// Who answers questions (extractive always; local and OpenAI-compatible when configured).
+    pub answerers: loupe_answer::Answerers,
 }
 
 /// Everything a handler can reach.
@@ -122,6 +148,9 @@ pub(crate) struct AppState {
     /// Permits for model work; waiting requests beyond `max_queued` are refused.
     pub permits: Arc<tokio::sync::Semaphore>,
     pub queue: Arc<tokio::sync::Semaphore>,
+    /// The same for answers.
+    pub answer_permits: Arc<tokio::sync::Semaphore>,
+    pub answer_queue: Arc<tokio::sync::Semaphore>,
     pub metrics: metrics::Metrics,
     pub jobs: jobs::Jobs,
     pub thumbs: media::ThumbCache,
@@ -176,6 +205,10 @@ impl Server {
             queue: Arc::new(tokio::sync::Semaphore::new(
                 config.model_concurrency + config.max_queued,
             )),
+            answer_permits: Arc::new(tokio::sync::Semaphore::new(config.answer_concurrency)),
+            answer_queue: Arc::new(tokio::sync::Semaphore::new(
+                config.answer_concurrency + config.answer_max_queued,
+            )),
             metrics: metrics::Metrics::default(),
             jobs: jobs::Jobs::default(),
             thumbs: media::ThumbCache::new(1024),
@@ -204,6 +237,13 @@ impl Server {
     ) -> Result<(), Error> {
         let state = self.state.clone();
         let worker = jobs::spawn_worker(state.clone());
+        // Load the local model in the background, so the first question does not wait for it.
+        let warm = state.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = warm.models.answerers.warm_up() {
+                tracing::warn!("the local answerer could not start: {e}");
+            }
+        });
         let app = routes::router(state.clone());
         axum::serve(
             self.listener,

@@ -45,6 +45,11 @@ struct Inner {
     routes: BTreeMap<String, Histogram>,
     signals: BTreeMap<&'static str, Histogram>,
     rejected: u64,
+    /// Per answerer: time to first token, and token counts.
+    first_token: BTreeMap<String, Histogram>,
+    answers: BTreeMap<(String, bool), u64>,
+    prompt_tokens: BTreeMap<String, u64>,
+    completion_tokens: BTreeMap<String, u64>,
 }
 
 /// The server's metrics.
@@ -66,6 +71,22 @@ impl Metrics {
     pub fn signal(&self, signal: &'static str, seconds: f64) {
         if let Ok(mut m) = self.inner.lock() {
             m.signals.entry(signal).or_default().observe(seconds);
+        }
+    }
+
+    /// A finished answer.
+    pub fn answer(&self, r: &loupe_schemas::answer::AskResponse) {
+        if let Ok(mut m) = self.inner.lock() {
+            let a = r.answerer.clone();
+            m.first_token
+                .entry(a.clone())
+                .or_default()
+                .observe(r.timings.first_token_ms / 1000.0);
+            *m.answers.entry((a.clone(), r.found)).or_default() += 1;
+            if let Some(u) = r.usage {
+                *m.prompt_tokens.entry(a.clone()).or_default() += u64::from(u.prompt_tokens);
+                *m.completion_tokens.entry(a).or_default() += u64::from(u.completion_tokens);
+            }
         }
     }
 
@@ -114,6 +135,42 @@ impl Metrics {
         out.push_str("# HELP loupe_search_rejected_total Searches refused because the queue was full.\n");
         out.push_str("# TYPE loupe_search_rejected_total counter\n");
         let _ = writeln!(out, "loupe_search_rejected_total {}", m.rejected);
+        out.push_str(
+            "# HELP loupe_answers_total Answers given, by answerer and whether the library held one.\n",
+        );
+        out.push_str("# TYPE loupe_answers_total counter\n");
+        for ((a, found), n) in &m.answers {
+            let _ = writeln!(
+                out,
+                "loupe_answers_total{{answerer=\"{}\",found=\"{found}\"}} {n}",
+                escape(a)
+            );
+        }
+        out.push_str("# HELP loupe_answer_first_token_seconds Time from the question to the first piece of the answer.\n");
+        out.push_str("# TYPE loupe_answer_first_token_seconds histogram\n");
+        for (a, h) in &m.first_token {
+            h.write(
+                &mut out,
+                "loupe_answer_first_token_seconds",
+                &format!("answerer=\"{}\"", escape(a)),
+            );
+        }
+        out.push_str("# HELP loupe_answer_tokens_total Tokens through generative answerers, by kind.\n");
+        out.push_str("# TYPE loupe_answer_tokens_total counter\n");
+        for (a, n) in &m.prompt_tokens {
+            let _ = writeln!(
+                out,
+                "loupe_answer_tokens_total{{answerer=\"{}\",kind=\"prompt\"}} {n}",
+                escape(a)
+            );
+        }
+        for (a, n) in &m.completion_tokens {
+            let _ = writeln!(
+                out,
+                "loupe_answer_tokens_total{{answerer=\"{}\",kind=\"completion\"}} {n}",
+                escape(a)
+            );
+        }
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }

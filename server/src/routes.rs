@@ -32,6 +32,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/index", post(start_job))
         .route("/v1/jobs/{id}", get(job))
         .route("/v1/status", get(status))
+        .route("/v1/ask", post(crate::answers::ask))
+        .route("/v1/chat/completions", post(crate::answers::chat_completions))
+        .route("/v1/models", get(crate::answers::models))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     let open = Router::new()

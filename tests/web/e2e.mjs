@@ -83,6 +83,26 @@ try {
   await page.click("#viewer .close");
   console.log("video at the moment: ok");
 
+  // Ask: the answer streams in with its sources; a source opens the page with the quoted words.
+  await page.selectOption("#kind", "");
+  await page.selectOption("#answerer", "extractive");
+  await page.fill("#q", "What is the invoice total?");
+  await page.click("#ask");
+  await page.waitForFunction(() => document.querySelector("#answer .who").textContent.startsWith("extractive"));
+  assert.match(await page.locator("#answer .text").textContent(), /518 EUR \[1\]/);
+  assert.equal(await page.locator("#answer li.cited").count(), 1);
+  await page.locator("#answer li.cited a").click();
+  await page.waitForSelector("#viewer.open .page img");
+  const quoted = await page.locator("#viewer .page .box").evaluateAll((els) => els.map((e) => e.title));
+  assert.ok(quoted.includes("518"), `quoted boxes ${quoted}`);
+  await page.screenshot({ path: `${shots}/answer.png` });
+  await page.click("#viewer .close");
+  await page.fill("#q", "What is the capital of Mongolia?");
+  await page.click("#ask");
+  await page.waitForFunction(() => document.querySelector("#answer .text.notfound"));
+  assert.equal(await page.locator("#answer .text").textContent(), "Not found in the library.");
+  console.log("ask with sources: ok");
+
   // Filters and date sort keep working together.
   await searchFor("blue", "");
   const n = await page.locator(".hit").count();
