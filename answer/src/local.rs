@@ -94,7 +94,13 @@ impl Worker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Local(format!("starting the worker {}: {e}", bin.display())))?;
+            .map_err(|e| {
+                Error::Local(format!(
+                    "starting the worker {}: {e} (build it with `cargo build -p loupe-llm`, next to \
+                     the loupe binary, or point LOUPE_LLM_WORKER at it)",
+                    bin.display()
+                ))
+            })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {

@@ -22,8 +22,8 @@ try {
 
   const firstName = () => page.locator(".hit .name").first().textContent();
   const searchFor = async (text, kind) => {
-    await page.selectOption("#kind", kind);
     await page.fill("#q", text);
+    await page.selectOption("#kind", kind);
     await page.press("#q", "Enter");
     await page.waitForFunction(() => /hits? in/.test(document.querySelector("#info").textContent));
   };
