@@ -145,7 +145,12 @@ pub fn run(config: &Config, a: AskArgs, json: bool) -> Result<()> {
         return Ok(());
     }
     println!();
-    if !resp.found {
+    if resp.unsupported_draft.is_some() {
+        println!(
+            "\n{} (the text above is not supported by the sources)",
+            loupe_schemas::answer::NOT_FOUND
+        );
+    } else if !resp.found {
         println!("({})", loupe_schemas::answer::NOT_FOUND);
     }
     let shown: Vec<_> = resp.citations.iter().filter(|c| c.cited || !resp.found).collect();

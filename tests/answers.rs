@@ -427,6 +427,19 @@ fn http_ask_and_openai_compatible_chat_stream_with_citations() {
         "{body}"
     );
 
+    // Grounding holds on the OpenAI-compatible route too: the model's answer from memory is not
+    // passed off as the library's.
+    let (status, body) = post(
+        &srv.url("/v1/chat/completions"),
+        &json!({"model": "loupe-local", "messages": [{"role": "user", "content": "Who painted the Mona Lisa?"}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        r["choices"][0]["message"]["content"], "Not found in the library.",
+        "{r:#}"
+    );
+
     // Images must be data URLs (Loupe fetches nothing).
     let (status, body) = post(
         &srv.url("/v1/chat/completions"),

@@ -144,6 +144,7 @@ pub fn number_form(w: &str) -> String {
 /// Whether an answer rests on the sources: every number it gives is in them (or in the question),
 /// and, when it says anything beyond the question's own words, some of that is in them too.
 pub fn supported(answer: &str, question: &str, sources: &str) -> bool {
+    let answer = &crate::ask::strip_markers(answer);
     let norm = |s: &str| -> Vec<String> { tokens(s).iter().map(|t| stem(t)).collect() };
     let src = norm(sources);
     let q = norm(question);
@@ -408,7 +409,7 @@ mod tests {
             tokens("Total: $43,456.78 (12.5%) mail aspammer@website.com on 2014-08-03."),
             vec![
                 "total",
-                "$43,456.78",
+                "43,456.78",
                 "12.5%",
                 "mail",
                 "aspammer@website.com",
@@ -422,7 +423,7 @@ mod tests {
     fn content_terms_drop_stopwords() {
         assert_eq!(
             content_terms("What is the invoice number?"),
-            vec!["invoice", "number"]
+            vec!["invoic", "number"]
         );
         assert_eq!(
             content_terms("Who lost money on pork?"),

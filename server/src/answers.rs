@@ -353,6 +353,11 @@ enum ChatMode {
 enum ChatItem {
     Token(String),
     Done {
+        /// The final answer of a retrieval answer (it may differ from the streamed text: an
+        /// unsupported draft becomes "not found").
+        answer: Option<String>,
+        /// Streamed after the tokens when the final answer differs from them.
+        correction: String,
         footer: String,
         usage: Option<Usage>,
         citations: Vec<Citation>,
@@ -443,6 +448,8 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
                 let mut send = send_token;
                 match m.chat(&turns, &opts, &mut send) {
                     Ok(g) => ChatItem::Done {
+                        answer: None,
+                        correction: String::new(),
                         footer: String::new(),
                         usage: g.usage,
                         citations: Vec::new(),
@@ -482,6 +489,15 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
                     Ok(r) => {
                         st.metrics.answer(&r);
                         ChatItem::Done {
+                            correction: if r.unsupported_draft.is_some() {
+                                format!(
+                                    "\n\n{} (the text above is not supported by the sources)",
+                                    loupe_schemas::answer::NOT_FOUND
+                                )
+                            } else {
+                                String::new()
+                            },
+                            answer: Some(r.answer.clone()),
                             footer: sources_footer(&r),
                             usage: r.usage,
                             citations: r.citations,
@@ -626,18 +642,21 @@ fn stream_chat(
                     }
                 }
                 ChatItem::Done {
+                    correction,
                     footer,
                     usage,
                     citations,
                     finish,
+                    ..
                 } => {
-                    if !footer.is_empty() {
+                    let tail = format!("{correction}{footer}");
+                    if !tail.is_empty() {
                         let _ = etx
                             .send(data(chunk(
                                 &id,
                                 created,
                                 &model,
-                                serde_json::json!({"content": footer}),
+                                serde_json::json!({"content": tail}),
                                 None,
                             )))
                             .await;
@@ -694,18 +713,16 @@ async fn collect_chat(
             ChatItem::Token(t) => text.push_str(&t),
             ChatItem::Error(e) => return oai_from(e),
             ChatItem::Done {
+                answer,
                 footer,
                 usage,
                 citations,
                 finish,
+                ..
             } => {
-                let content = if text.trim() == loupe_answer::prompt::NOT_FOUND_MARK
-                    || text.trim().is_empty() && !citations.is_empty()
-                {
-                    loupe_schemas::answer::NOT_FOUND.to_string()
-                } else {
-                    text.trim().to_string()
-                };
+                // A retrieval answer's final text (grounding may have replaced the draft); the
+                // bare model's is what it generated.
+                let content = answer.unwrap_or_else(|| text.trim().to_string());
                 let mut body = serde_json::json!({
                     "id": id, "object": "chat.completion", "created": created, "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("{content}{footer}")},
