@@ -58,16 +58,7 @@ pub struct AskArgs {
 
 /// The `[answer]` section of the config file, with the flags on top.
 fn answer_config(a: &AskArgs) -> Result<AnswerConfig> {
-    let file = crate::config_file(a.config.as_ref());
-    let mut c = match &file {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-            let s: loupe_server::ServerConfig =
-                toml::from_str(&text).with_context(|| format!("{}", f.display()))?;
-            s.answer
-        }
-        None => AnswerConfig::default(),
-    };
+    let mut c = crate::read_config_file(a.config.as_ref())?.answer;
     if a.llm_model.is_some() {
         c.local_model = a.llm_model.clone();
     }

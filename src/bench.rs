@@ -114,13 +114,7 @@ struct Row {
 }
 
 fn visual_only(model: &loupe_models::ClipModel) -> loupe_store::IndexModels {
-    loupe_store::IndexModels {
-        visual: loupe_store::ModelSpec {
-            id: model.id(),
-            dim: model.manifest.dim,
-        },
-        text: None,
-    }
+    crate::config::index_models(model, None)
 }
 
 pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
@@ -529,17 +523,7 @@ pub fn wer(reference: &str, hypothesis: &str) -> (usize, usize) {
             .collect()
     }
     let (r, h) = (words(reference), words(hypothesis));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rw != hw))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    (prev[h.len()], r.len())
+    (loupe_answer::eval::edit_distance(&r, &h), r.len())
 }
 
 fn speech_rows(config: &Config, dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
@@ -673,17 +657,7 @@ pub fn cer(reference: &str, hypothesis: &str, loose: bool) -> (usize, usize) {
             .collect::<Vec<char>>()
     };
     let (r, h) = (norm(reference), norm(hypothesis));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rc) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hc) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rc != hc))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    (prev[h.len()], r.len())
+    (loupe_answer::eval::edit_distance(&r, &h), r.len())
 }
 
 fn doc_rows(

@@ -80,16 +80,7 @@ pub fn rows(
         ocr: ocr.as_ref(),
         decode: &decode,
     };
-    let spec = loupe_store::IndexModels {
-        visual: loupe_store::ModelSpec {
-            id: clip.id(),
-            dim: clip.manifest.dim,
-        },
-        text: text.as_ref().map(|t| loupe_store::ModelSpec {
-            id: t.id(),
-            dim: t.dim(),
-        }),
-    };
+    let spec = crate::config::index_models(clip, text.as_ref());
     let index = Index::open_or_create(&scratch.join("answers-index"), &spec)?;
     let opts = loupe_indexer::Options {
         progress: false,

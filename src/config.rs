@@ -17,6 +17,21 @@ pub const TEXT_MODEL: &str = "minilm-l6-v2";
 /// The OCR model set `scripts/setup` installs.
 pub const OCR_MODEL: &str = "ppocr-v6-small";
 
+/// What an index records about the models that write it: the CLIP model, and the sentence
+/// embedder when there is one.
+pub fn index_models(clip: &ClipModel, text: Option<&TextEmbedder>) -> loupe_store::IndexModels {
+    loupe_store::IndexModels {
+        visual: loupe_store::ModelSpec {
+            id: clip.id(),
+            dim: clip.manifest.dim,
+        },
+        text: text.map(|t| loupe_store::ModelSpec {
+            id: t.id(),
+            dim: t.dim(),
+        }),
+    }
+}
+
 pub struct Config {
     pub index: PathBuf,
     pub models: ModelStore,

@@ -340,16 +340,7 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
             "note: no Whisper model is installed; videos and recordings get no transcript (run scripts/setup)"
         );
     }
-    let models = loupe_store::IndexModels {
-        visual: loupe_store::ModelSpec {
-            id: model.id(),
-            dim: model.manifest.dim,
-        },
-        text: text.as_ref().map(|t| loupe_store::ModelSpec {
-            id: t.id(),
-            dim: t.dim(),
-        }),
-    };
+    let models = config::index_models(&model, text.as_ref());
     let index = loupe_store::Index::open_or_create(&config.index, &models)
         .with_context(|| format!("opening index {}", config.index.display()))?;
     let opts = loupe_indexer::Options {
@@ -577,15 +568,19 @@ pub(crate) fn config_file(named: Option<&PathBuf>) -> Option<PathBuf> {
     }
 }
 
-fn server_config(a: &ServeArgs) -> Result<loupe_server::ServerConfig> {
-    let file = config_file(a.config.as_ref());
-    let mut c: loupe_server::ServerConfig = match &file {
+/// The settings in the config file (see [`config_file`]), or the defaults when there is none.
+pub(crate) fn read_config_file(named: Option<&PathBuf>) -> Result<loupe_server::ServerConfig> {
+    match config_file(named) {
         Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-            toml::from_str(&text).with_context(|| format!("{}", f.display()))?
+            let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            toml::from_str(&text).with_context(|| format!("{}", f.display()))
         }
-        None => loupe_server::ServerConfig::default(),
-    };
+        None => Ok(loupe_server::ServerConfig::default()),
+    }
+}
+
+fn server_config(a: &ServeArgs) -> Result<loupe_server::ServerConfig> {
+    let mut c = read_config_file(a.config.as_ref())?;
     if let Some(p) = a.port {
         c.port = p;
     }
@@ -616,16 +611,7 @@ fn cmd_serve(config: &Config, a: ServeArgs) -> Result<()> {
     let text = config.load_text(&runtime, None)?;
     let whisper = config.load_speech(None)?;
     let ocr = config.load_ocr(&runtime, None)?;
-    let spec = loupe_store::IndexModels {
-        visual: loupe_store::ModelSpec {
-            id: clip.id(),
-            dim: clip.manifest.dim,
-        },
-        text: text.as_ref().map(|t| loupe_store::ModelSpec {
-            id: t.id(),
-            dim: t.dim(),
-        }),
-    };
+    let spec = config::index_models(&clip, text.as_ref());
     let index = loupe_store::Index::open_or_create(&config.index, &spec)
         .with_context(|| format!("opening index {}", config.index.display()))?;
     let answerers = loupe_answer::config::build(&server_config.answer, &config.models)?;

@@ -251,10 +251,7 @@ fn sse_events(body: &str) -> Vec<(String, String)> {
 }
 
 fn post(url: &str, body: &Value) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_agent();
     let mut r = agent
         .post(url)
         .header("Content-Type", "application/json")
@@ -292,10 +289,7 @@ fn http_ask_and_openai_compatible_chat_stream_with_citations() {
     assert!(r["answer"].as_str().unwrap().contains("INV-2024-0042"), "{r:#}");
     let c = cited(&r);
     // The citation's links work: thumbnail and media.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_agent();
     let thumb = agent
         .get(&srv.url(c[0]["thumbnail_url"].as_str().unwrap()))
         .call()

@@ -9,13 +9,6 @@ use image::ImageFormat;
 use serde_json::{Value, json};
 use std::path::Path;
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 struct Resp {
     status: u16,
     headers: ureq::http::HeaderMap,
@@ -57,7 +50,7 @@ fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
 }
 
 fn get(s: &LoupeServer, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut req = agent().get(s.url(path));
+    let mut req = http_agent().get(s.url(path));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -66,7 +59,7 @@ fn get(s: &LoupeServer, path: &str, headers: &[(&str, &str)]) -> Resp {
 
 fn post_json(s: &LoupeServer, path: &str, body: &Value) -> Resp {
     finish(
-        agent()
+        http_agent()
             .post(s.url(path))
             .header("Content-Type", "application/json")
             .send(body.to_string()),
@@ -109,7 +102,9 @@ fn multipart(request: &Value, image: &[u8]) -> (String, Vec<u8>) {
 /// `POST /v1/search` with a multipart body (see [`multipart`]) and extra headers.
 fn post_multipart(s: &LoupeServer, request: &Value, image: &[u8], headers: &[(&str, &str)]) -> Resp {
     let (ctype, body) = multipart(request, image);
-    let mut req = agent().post(s.url("/v1/search")).header("Content-Type", &ctype);
+    let mut req = http_agent()
+        .post(s.url("/v1/search"))
+        .header("Content-Type", &ctype);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -562,7 +557,7 @@ fn burst(s: &LoupeServer, clients: usize, rounds: usize) -> (usize, usize, usize
                 for i in 0..rounds {
                     let body = json!({"text": words[(t + i) % words.len()], "limit": 5});
                     let r = finish(
-                        agent()
+                        http_agent()
                             .post(&url)
                             .header("Content-Type", "application/json")
                             .send(body.to_string()),

@@ -99,7 +99,6 @@ pub fn ask(
         },
         brief: req.brief,
     };
-    let gen_started = Instant::now();
     let mut first_token_at = None;
     let generation = answerer.answer(&task, &mut |piece| {
         first_token_at.get_or_insert_with(|| ms(started));
@@ -126,7 +125,6 @@ pub fn ask(
         }
         _ => None,
     };
-    let _ = gen_started;
     Ok(AskResponse {
         answer,
         found,

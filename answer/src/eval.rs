@@ -39,11 +39,12 @@ pub fn anls(pred: &str, gold: &str) -> f64 {
     if longest == 0 {
         return 1.0;
     }
-    let nl = levenshtein(&p, &g) as f64 / longest as f64;
+    let nl = edit_distance(&p, &g) as f64 / longest as f64;
     if nl < 0.5 { 1.0 - nl } else { 0.0 }
 }
 
-fn levenshtein(a: &[char], b: &[char]) -> usize {
+/// Levenshtein distance between two sequences (characters for CER and ANLS, words for WER).
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];

@@ -7,7 +7,6 @@ use loupe_query::Encoders;
 use loupe_schemas::answer::Citation;
 use loupe_schemas::{AssetKind, Filters, GroupBy, Hit, ImageQuery, Locator, SearchRequest, Uuid};
 use loupe_store::Index;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Longest side of an evidence image handed to a vision model.
@@ -312,9 +311,4 @@ fn video_frame(path: &Path, t: f64) -> std::result::Result<image::DynamicImage, 
         return Err(format!("ffmpeg: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
     image::load_from_memory(&out.stdout).map_err(|e| e.to_string())
-}
-
-/// Evidence numbers by segment, for callers that merge.
-pub fn by_segment(ev: &[Evidence]) -> HashMap<Uuid, u32> {
-    ev.iter().map(|e| (e.hit.segment.id, e.n)).collect()
 }

@@ -122,29 +122,6 @@ pub trait ChatModel: Send + Sync {
     ) -> Result<Generation>;
 }
 
-impl<M: ChatModel + ?Sized> ChatModel for std::sync::Arc<M> {
-    fn name(&self) -> String {
-        (**self).name()
-    }
-    fn vision(&self) -> bool {
-        (**self).vision()
-    }
-    fn evidence_budget(&self) -> usize {
-        (**self).evidence_budget()
-    }
-    fn style(&self) -> prompt::Style {
-        (**self).style()
-    }
-    fn chat(
-        &self,
-        turns: &[LlmTurn],
-        opts: &GenOptions,
-        on_text: &mut dyn FnMut(&str) -> Flow,
-    ) -> Result<Generation> {
-        (**self).chat(turns, opts, on_text)
-    }
-}
-
 /// What an answerer is asked.
 #[derive(Debug, Clone)]
 pub struct Task<'a> {
@@ -168,11 +145,11 @@ pub trait Answerer: Send + Sync {
 }
 
 /// A chat model answering from a prompt built by [`prompt::messages`].
-pub struct Generative<M> {
-    pub model: M,
+pub struct Generative {
+    pub model: std::sync::Arc<dyn ChatModel>,
 }
 
-impl<M: ChatModel> Answerer for Generative<M> {
+impl Answerer for Generative {
     fn name(&self) -> String {
         self.model.name()
     }

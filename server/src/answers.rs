@@ -71,40 +71,29 @@ async fn answer_permit(
     Ok((queued, permit))
 }
 
-fn check_image(q: Option<&ImageQuery>) -> Result<(), ApiError> {
-    if matches!(q, Some(ImageQuery::Path { .. })) {
-        return Err(ApiError::bad_request(
-            "image paths are for the command line; send the image as base64 or name an asset",
-        ));
-    }
-    Ok(())
-}
-
-/// Runs an ask on a blocking thread; events go to `tx` (when streaming).
+/// Runs an ask (on a blocking thread), reporting its events to `on_event`.
 fn run_ask(
     st: &AppState,
     req: &AskRequest,
     history: &History,
-    tx: Option<&mpsc::Sender<AskStreamItem>>,
+    on_event: &mut dyn FnMut(AskEvent<'_>) -> Flow,
 ) -> Result<AskResponse, loupe_answer::Error> {
     let answerer = st.models.answerers.get(req.answerer.as_deref())?;
     let encoders = loupe_query::Encoders {
         clip: &st.models.clip,
         text: st.models.text.as_ref(),
     };
-    loupe_answer::ask::ask(&st.index, encoders, answerer.as_ref(), req, history, &mut |ev| {
-        let Some(tx) = tx else { return Flow::Continue };
-        let item = match ev {
-            AskEvent::Citations(c) => AskStreamItem::Citations(c.to_vec()),
-            AskEvent::Token(t) => AskStreamItem::Token(t.to_string()),
-        };
-        // A closed channel means the client went away: stop generating.
-        if tx.blocking_send(item).is_err() {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    })
+    loupe_answer::ask::ask(&st.index, encoders, answerer.as_ref(), req, history, on_event)
+}
+
+/// Sends an item from a blocking thread. A closed channel means the client went away: stop
+/// generating.
+fn forward<T>(tx: &mpsc::Sender<T>, item: T) -> Flow {
+    if tx.blocking_send(item).is_err() {
+        Flow::Stop
+    } else {
+        Flow::Continue
+    }
 }
 
 enum AskStreamItem {
@@ -129,7 +118,7 @@ fn json_event(name: &str, v: &impl serde::Serialize) -> Event {
 pub async fn ask(State(s): S, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let req: AskRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("bad request: {e}")))?;
-    check_image(req.image.as_ref())?;
+    crate::routes::refuse_path_image(req.image.as_ref(), "send the image as base64 or name an asset")?;
     s.models
         .answerers
         .get(req.answerer.as_deref())
@@ -140,7 +129,7 @@ pub async fn ask(State(s): S, body: axum::body::Bytes) -> Result<Response, ApiEr
         let st = s.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _p = permits;
-            run_ask(&st, &req, &History::default(), None)
+            run_ask(&st, &req, &History::default(), &mut |_| Flow::Continue)
         });
         let resp = match tokio::time::timeout(deadline, task).await {
             Err(_) => {
@@ -160,7 +149,13 @@ pub async fn ask(State(s): S, body: axum::body::Bytes) -> Result<Response, ApiEr
     let st = s.clone();
     tokio::task::spawn_blocking(move || {
         let _p = permits;
-        let item = match run_ask(&st, &req, &History::default(), Some(&tx)) {
+        let item = match run_ask(&st, &req, &History::default(), &mut |ev| {
+            let item = match ev {
+                AskEvent::Citations(c) => AskStreamItem::Citations(c.to_vec()),
+                AskEvent::Token(t) => AskStreamItem::Token(t.to_string()),
+            };
+            forward(&tx, item)
+        }) {
             Ok(r) => {
                 st.metrics.answer(&r);
                 AskStreamItem::Done(Box::new(r))
@@ -436,17 +431,11 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
     let filters = req.filters.clone().unwrap_or_default();
     tokio::task::spawn_blocking(move || {
         let _p = permits;
-        let send_token = |t: &str| {
-            if tx.blocking_send(ChatItem::Token(t.to_string())).is_err() {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        };
         let item = match mode {
             ChatMode::Bare(m) => {
-                let mut send = send_token;
-                match m.chat(&turns, &opts, &mut send) {
+                match m.chat(&turns, &opts, &mut |t| {
+                    forward(&tx, ChatItem::Token(t.to_string()))
+                }) {
                     Ok(g) => ChatItem::Done {
                         answer: None,
                         correction: String::new(),
@@ -485,7 +474,10 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
                 ask_req.answerer = answerer;
                 ask_req.filters = filters;
                 ask_req.max_tokens = Some(opts.max_tokens);
-                match run_ask_chat(&st, &ask_req, &history, &tx) {
+                match run_ask(&st, &ask_req, &history, &mut |ev| match ev {
+                    AskEvent::Citations(_) => Flow::Continue,
+                    AskEvent::Token(t) => forward(&tx, ChatItem::Token(t.to_string())),
+                }) {
                     Ok(r) => {
                         st.metrics.answer(&r);
                         ChatItem::Done {
@@ -521,36 +513,6 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
     } else {
         collect_chat(rx, id, created, model, deadline).await
     }
-}
-
-fn run_ask_chat(
-    st: &AppState,
-    req: &AskRequest,
-    history: &History,
-    tx: &mpsc::Sender<ChatItem>,
-) -> Result<AskResponse, loupe_answer::Error> {
-    let answerer = st.models.answerers.get(req.answerer.as_deref())?;
-    let encoders = loupe_query::Encoders {
-        clip: &st.models.clip,
-        text: st.models.text.as_ref(),
-    };
-    loupe_answer::ask::ask(
-        &st.index,
-        encoders,
-        answerer.as_ref(),
-        req,
-        history,
-        &mut |ev| match ev {
-            AskEvent::Citations(_) => Flow::Continue,
-            AskEvent::Token(t) => {
-                if tx.blocking_send(ChatItem::Token(t.to_string())).is_err() {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
-                }
-            }
-        },
-    )
 }
 
 fn finish_str(f: loupe_schemas::llm::FinishReason) -> &'static str {

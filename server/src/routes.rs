@@ -224,11 +224,10 @@ async fn read_search(req: Request, state: &Arc<AppState>) -> Result<SearchReques
 
 async fn search(State(s): S, req: Request) -> Result<Json<SearchResponse>, ApiError> {
     let request = read_search(req, &s).await?;
-    if matches!(request.image, Some(ImageQuery::Path { .. })) {
-        return Err(ApiError::bad_request(
-            "image paths are for the command line; upload the image (multipart or base64) or name an asset",
-        ));
-    }
+    refuse_path_image(
+        request.image.as_ref(),
+        "upload the image (multipart or base64) or name an asset",
+    )?;
     let resp = run_model_work(&s, move |st| {
         let encoders = loupe_query::Encoders {
             clip: &st.models.clip,
@@ -241,6 +240,17 @@ async fn search(State(s): S, req: Request) -> Result<Json<SearchResponse>, ApiEr
         s.metrics.signal(run.signal.as_str(), run.took_ms / 1000.0);
     }
     Ok(Json(resp))
+}
+
+/// Files on the server's disk are not for HTTP clients: an image query naming a path is refused,
+/// saying `how` to send it instead.
+pub(crate) fn refuse_path_image(q: Option<&ImageQuery>, how: &str) -> Result<(), ApiError> {
+    if matches!(q, Some(ImageQuery::Path { .. })) {
+        return Err(ApiError::bad_request(format!(
+            "image paths are for the command line; {how}"
+        )));
+    }
+    Ok(())
 }
 
 /// Runs model or decoding work on a blocking thread under a permit, within the request deadline.

@@ -267,6 +267,14 @@ pub fn simple_pdf(lines: &[&str]) -> Vec<u8> {
     out
 }
 
+/// An HTTP client that hands back error statuses instead of failing on them.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// A `loupe serve` process on an ephemeral loopback port, killed when dropped.
 pub struct LoupeServer {
     pub child: std::process::Child,
