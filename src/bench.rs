@@ -1,8 +1,10 @@
 //! `loupe bench`: indexing throughput on generated photos, and store/query latency on synthetic
-//! vectors at 10k and 100k points. Prints a table with the command and the machine.
+//! vectors at 10k and 100k points. Prints a table with the command and the machine. Quality on
+//! media with ground truth (and its speed) is `loupe eval`.
 
 use crate::config::Config;
 use anyhow::{Context, Result};
+use loupe_metrics::percentile;
 use loupe_schemas::{Asset, AssetId, AssetKind, Filters, Locator, SearchRequest, Segment};
 use loupe_store::{Access, AssetRecord, FileEntry, Index, Op, SegmentWrite, Space, VectorQuery};
 use std::sync::atomic::AtomicBool;
@@ -22,29 +24,9 @@ pub struct BenchArgs {
     /// Skip the indexing part.
     #[arg(long)]
     no_index: bool,
-    /// A folder of recordings with a `manifest.tsv` (columns `file`, `transcript`, optionally
-    /// `language`), e.g. the dev set's `speech/`: real-time factor and word error rate per Whisper
-    /// model installed.
-    #[arg(long)]
-    speech: Option<std::path::PathBuf>,
-    /// A folder of videos, each optionally with `NAME.scenes.json` (shots with `start`/`end`),
-    /// e.g. the dev set's `video/`: keyframe extraction speed and cut accuracy.
-    #[arg(long)]
-    videos: Option<std::path::PathBuf>,
-    /// A folder of scans, images and PDFs, each optionally with `STEM.gt.txt` (its text), e.g. the
-    /// dev set's `docs/`: OCR character error rate and pages/s, PDF text-layer pages/s.
-    #[arg(long)]
-    docs: Option<std::path::PathBuf>,
     /// Also measure `POST /v1/search` through a real server on loopback at each store size.
     #[arg(long)]
     http: bool,
-    /// A folder of documents with a `qa.tsv` (`file`, `question`, `answer`), e.g. the dev set's
-    /// `docs/`: answer accuracy (exact match, contains, ANLS) and speed per installed answerer.
-    #[arg(long)]
-    answers: Option<std::path::PathBuf>,
-    /// Only these answerers (comma separated) for --answers.
-    #[arg(long, value_delimiter = ',')]
-    answerers: Vec<String>,
 }
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers, enough for synthetic data.
@@ -66,14 +48,6 @@ impl Rng {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 fn time_many(n: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<(f64, f64, f64)> {
     let mut ms = Vec::with_capacity(n);
     for i in 0..n {
@@ -85,7 +59,7 @@ fn time_many(n: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<(f64, f
     Ok((percentile(&ms, 0.5), percentile(&ms, 0.95), percentile(&ms, 0.99)))
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -207,24 +181,6 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             what: "text tower, one query".into(),
             value: format!("p50 {t50:.2} ms  p95 {t95:.2} ms"),
         });
-    }
-
-    if let Some(dir) = &args.speech {
-        speech_rows(config, dir, &mut rows)?;
-    }
-    if let Some(dir) = &args.videos {
-        video_rows(dir, &mut rows)?;
-    }
-    if let Some(dir) = &args.answers {
-        for r in crate::bench_answers::rows(config, &runtime, &model, dir, tmp.path(), &args.answerers)? {
-            rows.push(Row {
-                what: r.what,
-                value: r.value,
-            });
-        }
-    }
-    if let Some(dir) = &args.docs {
-        doc_rows(config, &runtime, dir, &mut rows)?;
     }
 
     for &n in args.points.iter().filter(|&&n| n > 0) {
@@ -503,283 +459,5 @@ fn http_rows(
     });
     let _ = stop_tx.send(());
     rt.block_on(serving).context("server task")?.context("server")?;
-    Ok(())
-}
-
-/// Word error rate after lower-casing, dropping punctuation and spelling out numbers up to ten
-/// (the dev set's references spell numbers out; Whisper writes digits).
-pub fn wer(reference: &str, hypothesis: &str) -> (usize, usize) {
-    fn words(s: &str) -> Vec<String> {
-        const NUM: [&str; 11] = [
-            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        ];
-        s.split(|c: char| !c.is_alphanumeric() && c != '\'')
-            .map(|w| w.trim_matches('\''))
-            .filter(|w| !w.is_empty())
-            .map(|w| match w.parse::<usize>() {
-                Ok(n) if n <= 10 => NUM[n].to_string(),
-                _ => w.to_lowercase(),
-            })
-            .collect()
-    }
-    let (r, h) = (words(reference), words(hypothesis));
-    (loupe_answer::eval::edit_distance(&r, &h), r.len())
-}
-
-fn speech_rows(config: &Config, dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
-    let manifest = dir.join("manifest.tsv");
-    let text =
-        std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let (Some(fc), Some(tc)) = (col("file"), col("transcript")) else {
-        anyhow::bail!("{} needs 'file' and 'transcript' columns", manifest.display());
-    };
-    let lc = col("language");
-    let items: Vec<(String, String, Option<String>)> = lines
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Some((
-                f.get(fc)?.to_string(),
-                f.get(tc)?.to_string(),
-                lc.and_then(|c| f.get(c)).map(|s| s.to_string()),
-            ))
-        })
-        .collect();
-    let cancel = AtomicBool::new(false);
-    for name in crate::config::SPEECH_MODELS.iter().rev() {
-        let Ok(Some(whisper)) = config.load_speech(Some(name)) else {
-            continue;
-        };
-        let decode = loupe_models::whisper::Decode::default();
-        let (mut wall, mut audio, mut errors, mut words, mut lang_ok) = (0.0, 0.0, 0, 0, 0);
-        for (file, truth, lang) in &items {
-            let t = Instant::now();
-            let r =
-                loupe_indexer::audio::transcribe_file(&dir.join(file), &whisper, &decode, &cancel, &|_| {})
-                    .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-            wall += t.elapsed().as_secs_f64();
-            audio += r.transcript.duration_s;
-            let said: Vec<&str> = r.transcript.segments.iter().map(|s| s.text.as_str()).collect();
-            let (e, n) = wer(truth, &said.join(" "));
-            errors += e;
-            words += n;
-            lang_ok += usize::from(lang.as_deref() == Some(r.transcript.language.as_str()));
-        }
-        rows.push(Row {
-            what: format!(
-                "speech: {} on {} files, {:.1} s of audio (ffmpeg + VAD + whisper.cpp, {} threads)",
-                whisper.id(),
-                items.len(),
-                audio,
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            ),
-            value: format!(
-                "RTF {:.3} ({:.1}x real time)  WER {:.1}% ({errors}/{words} words)  language {lang_ok}/{}",
-                wall / audio.max(1e-9),
-                audio / wall.max(1e-9),
-                100.0 * errors as f64 / words.max(1) as f64,
-                items.len()
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn video_rows(dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| loupe_indexer::kind_of(p) == Some(AssetKind::Video))
-        .collect();
-    files.sort();
-    let params = loupe_indexer::video::ShotParams::default();
-    for f in files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let t = Instant::now();
-        let probe = loupe_indexer::video::probe(&f).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        let shots =
-            loupe_indexer::video::shots(&f, &probe, &params).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        let wall = t.elapsed().as_secs_f64();
-        let mut value = format!(
-            "{:.1} video s per wall s ({:.1} s video in {:.2} s), {} shots",
-            probe.duration_s / wall.max(1e-9),
-            probe.duration_s,
-            wall,
-            shots.len()
-        );
-        let truth = f.with_file_name(format!("{name}.scenes.json"));
-        if let Ok(text) = std::fs::read_to_string(&truth) {
-            let scenes: Vec<serde_json::Value> = serde_json::from_str(&text)?;
-            let cuts: Vec<f64> = scenes
-                .iter()
-                .skip(1)
-                .filter_map(|s| s["start"].as_f64())
-                .collect();
-            let found: Vec<f64> = shots.iter().skip(1).map(|s| s.t_start).collect();
-            let hit = cuts
-                .iter()
-                .filter(|c| found.iter().any(|f| (f - *c).abs() <= 0.5))
-                .count();
-            value.push_str(&format!(
-                "; true cuts found within 0.5 s: {hit}/{}; cuts reported: {}",
-                cuts.len(),
-                found.len()
-            ));
-        }
-        rows.push(Row {
-            what: format!("keyframes: {name}"),
-            value,
-        });
-    }
-    Ok(())
-}
-
-/// Character error rate: edit distance over characters / reference length. `loose` also
-/// lower-cases and drops everything but letters, digits and spaces.
-pub fn cer(reference: &str, hypothesis: &str, loose: bool) -> (usize, usize) {
-    let norm = |s: &str| {
-        let s: String = if loose {
-            s.to_lowercase()
-                .chars()
-                .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-                .collect()
-        } else {
-            s.to_string()
-        };
-        s.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .collect::<Vec<char>>()
-    };
-    let (r, h) = (norm(reference), norm(hypothesis));
-    (loupe_answer::eval::edit_distance(&r, &h), r.len())
-}
-
-fn doc_rows(
-    config: &Config,
-    runtime: &loupe_models::Runtime,
-    dir: &std::path::Path,
-    rows: &mut Vec<Row>,
-) -> Result<()> {
-    // One ONNX Runtime environment per process: the caller's.
-    let ocr = config.load_ocr(runtime, None)?;
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                loupe_indexer::kind_of(p),
-                Some(AssetKind::Image | AssetKind::Document)
-            )
-        })
-        .collect();
-    files.sort();
-    let cancel = AtomicBool::new(false);
-    let (mut ocr_pages, mut ocr_s, mut layer_pages, mut layer_s) = (0usize, 0f64, 0usize, 0f64);
-    let (mut strict, mut loose, mut chars) = ((0, 0), (0, 0), 0usize);
-    for f in files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let stem = f
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let t = Instant::now();
-        let mut pages = Vec::new();
-        if loupe_indexer::kind_of(&f) == Some(AssetKind::Document) {
-            // Text layer alone (what a born-digital PDF costs).
-            let info = loupe_indexer::pdf::info(&f).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-            let tl = Instant::now();
-            let layer = loupe_indexer::pdf::text_layer(&f, 1, info.pages)
-                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-            if layer.iter().any(|p| !p.words.is_empty()) {
-                layer_pages += layer.len();
-                layer_s += tl.elapsed().as_secs_f64();
-            }
-            loupe_indexer::document::read_pdf(&f, ocr.as_ref(), &cancel, &mut |_, p| {
-                pages.push(p.text);
-                Ok(())
-            })
-            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        } else if let Some(o) = &ocr {
-            let bytes = std::fs::read(&f)?;
-            let img = loupe_indexer::decode_image(&bytes, &loupe_indexer::DecodeLimits::default())
-                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-            pages.push(
-                loupe_indexer::document::read_image(o, &img.image.to_rgb8())
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
-            );
-        } else {
-            continue;
-        }
-        let wall = t.elapsed().as_secs_f64();
-        let by_ocr = pages
-            .iter()
-            .filter(|p| p.source == loupe_schemas::TextSource::Ocr)
-            .count();
-        if by_ocr > 0 {
-            ocr_pages += by_ocr;
-            ocr_s += wall;
-        }
-        let source = if by_ocr > 0 { "OCR" } else { "text layer" };
-        let mut value = format!(
-            "{} page(s) by {source}, {:.2} s/page",
-            pages.len(),
-            wall / pages.len().max(1) as f64
-        );
-        if let Ok(truth) = std::fs::read_to_string(dir.join(format!("{stem}.gt.txt"))) {
-            let text: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
-            let text = text.join("\n");
-            let (e1, n) = cer(&truth, &text, false);
-            let (e2, n2) = cer(&truth, &text, true);
-            strict = (strict.0 + e1, strict.1 + n);
-            loose = (loose.0 + e2, loose.1 + n2);
-            chars += n;
-            value.push_str(&format!(
-                "; CER {:.2}% strict, {:.2}% loose ({n} chars)",
-                100.0 * e1 as f64 / n.max(1) as f64,
-                100.0 * e2 as f64 / n2.max(1) as f64
-            ));
-        }
-        rows.push(Row {
-            what: format!("docs: {name}"),
-            value,
-        });
-    }
-    let model = ocr.as_ref().map_or_else(|| "none".to_string(), |o| o.id());
-    if chars > 0 {
-        rows.push(Row {
-            what: format!("docs: CER over all pages with ground truth ({model})"),
-            value: format!(
-                "{:.2}% strict, {:.2}% loose ({chars} chars)",
-                100.0 * strict.0 as f64 / strict.1.max(1) as f64,
-                100.0 * loose.0 as f64 / loose.1.max(1) as f64
-            ),
-        });
-    }
-    if ocr_pages > 0 {
-        rows.push(Row {
-            what: format!("docs: OCR speed ({model}, render + detect + classify + recognise)"),
-            value: format!(
-                "{:.2} pages/s ({ocr_pages} pages in {ocr_s:.1} s)",
-                ocr_pages as f64 / ocr_s
-            ),
-        });
-    }
-    if layer_pages > 0 {
-        rows.push(Row {
-            what: "docs: PDF text-layer extraction (pdftotext -bbox-layout)".into(),
-            value: format!(
-                "{:.1} pages/s ({layer_pages} pages in {layer_s:.2} s)",
-                layer_pages as f64 / layer_s
-            ),
-        });
-    }
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 mod ask_cmd;
 mod bench;
-mod bench_answers;
 mod config;
+mod eval;
 mod models_cmd;
 mod output;
 
@@ -86,7 +86,15 @@ enum Command {
     /// Ask a question; the answer comes from what the search finds, with numbered citations.
     Ask(ask_cmd::AskArgs),
     /// What the index holds.
-    Status,
+    Status {
+        /// Also check that the catalog, the vectors and the text index agree (no orphan points or
+        /// documents, one text document per segment); exits 1 when they do not.
+        #[arg(long)]
+        check: bool,
+        /// Remove orphan points and documents (left by a crash, then a deleted file); implies --check.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Installed models; pull the real ones.
     Models {
         #[command(subcommand)]
@@ -94,6 +102,9 @@ enum Command {
     },
     /// Measure indexing throughput and query latency; prints a table.
     Bench(bench::BenchArgs),
+    /// Quality and speed on media with ground truth (the dev set's format): retrieval recall and
+    /// nDCG, transcript WER, OCR CER, answer accuracy, each beside its reference figure.
+    Eval(eval::EvalArgs),
     /// Serve the HTTP API and the web page (models stay loaded; the index stays open).
     Serve(ServeArgs),
     /// Print the OpenAPI document of the HTTP API.
@@ -239,6 +250,9 @@ fn error_code(e: &anyhow::Error) -> &'static str {
         if let Some(s) = cause.downcast_ref::<loupe_store::Error>() {
             return s.code();
         }
+        if let Some(loupe_indexer::Error::Store(s)) = cause.downcast_ref::<loupe_indexer::Error>() {
+            return s.code();
+        }
         if cause.downcast_ref::<loupe_models::Error>().is_some() {
             return "model_error";
         }
@@ -278,9 +292,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ocr { file, ocr_model } => cmd_ocr(&config, &file, ocr_model.as_deref(), cli.json),
         Command::Search(args) => cmd_search(&config, args, cli.json),
         Command::Ask(args) => ask_cmd::run(&config, args, cli.json),
-        Command::Status => cmd_status(&config, cli.json),
+        Command::Status { check, repair } => cmd_status(&config, check || repair, repair, cli.json),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
         Command::Bench(args) => bench::run(&config, args, cli.json),
+        Command::Eval(args) => eval::run(&config, args, cli.json),
         Command::Serve(args) => cmd_serve(&config, args),
         Command::Openapi => {
             print!("{}", loupe_schemas::openapi::document_text());
@@ -643,11 +658,18 @@ fn cmd_serve(config: &Config, a: ServeArgs) -> Result<()> {
     })
 }
 
-fn cmd_status(config: &Config, json: bool) -> Result<()> {
-    let index = loupe_store::Index::open(&config.index, loupe_store::Access::Read)?;
+fn cmd_status(config: &Config, check: bool, repair: bool, json: bool) -> Result<()> {
+    let access = if repair {
+        loupe_store::Access::Write
+    } else {
+        loupe_store::Access::Read
+    };
+    let index = loupe_store::Index::open(&config.index, access)?;
+    let repaired = if repair { Some(index.repair()?) } else { None };
     let (files, assets) = index.catalog().counts()?;
     let points = index.vectors().count()?;
-    let status = serde_json::json!({
+    let consistency = if check { Some(index.check()?) } else { None };
+    let mut status = serde_json::json!({
         "index": config.index,
         "visual_model": index.meta().visual_model,
         "text_model": index.meta().text_model,
@@ -656,6 +678,13 @@ fn cmd_status(config: &Config, json: bool) -> Result<()> {
         "points": points,
         "text_docs": index.text().num_docs(),
     });
+    if let Some(c) = &consistency {
+        status["consistent"] = c.is_clean().into();
+        status["check"] = serde_json::to_value(c)?;
+    }
+    if let Some(n) = repaired {
+        status["repaired_assets"] = n.into();
+    }
     if json {
         println!("{status}");
     } else {
@@ -673,6 +702,28 @@ fn cmd_status(config: &Config, json: bool) -> Result<()> {
         println!("assets        {assets}");
         println!("points        {points}");
         println!("text docs     {}", index.text().num_docs());
+        if let Some(n) = repaired {
+            println!("repaired      {n} orphan asset(s) removed");
+        }
+        if let Some(c) = &consistency {
+            if c.is_clean() {
+                println!("check         consistent ({} segments)", c.segments);
+            } else {
+                println!(
+                    "check         INCONSISTENT: {} orphan points, {} orphan text docs, {} duplicate \
+                     text docs, {} segments without text, {} paths without asset \
+                     (`loupe status --repair` removes orphans)",
+                    c.orphan_points.len(),
+                    c.orphan_text_docs.len(),
+                    c.duplicate_text_docs.len(),
+                    c.segments_without_text.len(),
+                    c.paths_without_asset.len()
+                );
+            }
+        }
+    }
+    if consistency.as_ref().is_some_and(|c| !c.is_clean()) {
+        std::process::exit(1);
     }
     Ok(())
 }

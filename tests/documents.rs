@@ -51,25 +51,10 @@ fn fixtures(dir: &Path, long_pages: u32) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap()
 }
 
-/// Character error rate: edit distance over characters / reference length, whitespace runs
-/// collapsed to one space.
+/// Character error rate (whitespace runs collapsed), from the crate `loupe eval` uses.
 fn cer(reference: &str, hypothesis: &str) -> f64 {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let (r, h): (Vec<char>, Vec<char>) = (
-        norm(reference).chars().collect(),
-        norm(hypothesis).chars().collect(),
-    );
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rc) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hc) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rc != hc))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()] as f64 / r.len().max(1) as f64
+    let (errors, chars) = loupe_metrics::speech::cer(reference, hypothesis, false);
+    errors as f64 / chars.max(1) as f64
 }
 
 #[test]

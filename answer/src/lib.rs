@@ -21,7 +21,6 @@
 pub mod ask;
 pub mod cite;
 pub mod config;
-pub mod eval;
 pub mod evidence;
 pub mod extractive;
 pub mod local;

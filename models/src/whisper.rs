@@ -69,6 +69,11 @@ fn werr(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Whisper {
+    /// Whether the model detects the language (false for the English-only `.en` models).
+    pub fn multilingual(&self) -> bool {
+        self.multilingual
+    }
+
     /// Loads an installed Whisper model by name.
     pub fn load(store: &ModelStore, name: &str) -> Result<Self> {
         let (dir, manifest) = store.get(name)?;

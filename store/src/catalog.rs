@@ -11,6 +11,9 @@ use std::path::Path;
 
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const ASSETS: TableDefinition<&str, &[u8]> = TableDefinition::new("assets");
+/// Assets whose vectors and text are being written, recorded before the write and cleared by the
+/// catalog commit that follows it: what a crash in between leaves to clean up.
+const PENDING: TableDefinition<&str, ()> = TableDefinition::new("pending");
 /// Folders (or single files) the index was built from, with the time they were first indexed.
 const ROOTS: TableDefinition<&str, i64> = TableDefinition::new("roots");
 
@@ -81,6 +84,7 @@ impl Catalog {
         txn.open_table(FILES).map_err(cerr)?;
         txn.open_table(ASSETS).map_err(cerr)?;
         txn.open_table(ROOTS).map_err(cerr)?;
+        txn.open_table(PENDING).map_err(cerr)?;
         txn.commit().map_err(cerr)?;
         Ok(Self { db })
     }
@@ -161,7 +165,45 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Applies a set of changes in one transaction.
+    /// Records (durably) that the vectors and text of these assets are about to be written.
+    pub fn mark_pending(&self, ids: &[AssetId]) -> Result<()> {
+        let txn = self.db.begin_write().map_err(cerr)?;
+        {
+            let mut t = txn.open_table(PENDING).map_err(cerr)?;
+            for id in ids {
+                t.insert(id.as_str(), ()).map_err(cerr)?;
+            }
+        }
+        txn.commit().map_err(cerr)
+    }
+
+    /// Assets a crashed run was writing (see [`Catalog::mark_pending`]).
+    pub fn pending(&self) -> Result<Vec<AssetId>> {
+        let r = self.db.begin_read().map_err(cerr)?;
+        let t = r.open_table(PENDING).map_err(cerr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(cerr)? {
+            let (k, _) = item.map_err(cerr)?;
+            out.push(
+                k.value()
+                    .parse()
+                    .map_err(|_| Error::Catalog("bad pending asset id".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Forgets the pending marks (after a crashed run's leftovers were cleaned up).
+    pub fn clear_pending(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(cerr)?;
+        txn.open_table(PENDING)
+            .map_err(cerr)?
+            .retain(|_, _| false)
+            .map_err(cerr)?;
+        txn.commit().map_err(cerr)
+    }
+
+    /// Applies a set of changes in one transaction (and clears the pending marks it settles).
     pub fn commit(&self, changes: &CatalogChanges) -> Result<()> {
         let txn = self.db.begin_write().map_err(cerr)?;
         {
@@ -187,6 +229,10 @@ impl Catalog {
                     }
                 }
             }
+            txn.open_table(PENDING)
+                .map_err(cerr)?
+                .retain(|_, _| false)
+                .map_err(cerr)?;
         }
         txn.commit().map_err(cerr)
     }

@@ -23,11 +23,79 @@ pub use vectors::{
     EdgeBackend, Point, PointPayload, Scored, Space, VectorBackend, VectorQuery, ancestor_dirs,
 };
 
-use loupe_schemas::{AssetId, Segment, WordBox, WordTime};
+use loupe_schemas::{AssetId, Segment, Uuid, WordBox, WordTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+
+/// What [`Index::check`] found. Clean when every list is empty.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Consistency {
+    pub files: usize,
+    pub assets: usize,
+    pub segments: usize,
+    pub points: usize,
+    pub text_docs: usize,
+    /// Points whose segment no catalog asset has.
+    pub orphan_points: Vec<Uuid>,
+    /// Text documents whose segment no catalog asset has.
+    pub orphan_text_docs: Vec<Uuid>,
+    /// Segments with more than one text document.
+    pub duplicate_text_docs: Vec<Uuid>,
+    /// Catalog segments without a text document.
+    pub segments_without_text: Vec<Uuid>,
+    /// Paths whose asset is not in the catalog.
+    pub paths_without_asset: Vec<String>,
+    /// Assets that orphan points or documents belong to (what [`Index::repair`] removes).
+    pub orphan_assets: Vec<AssetId>,
+}
+
+impl Consistency {
+    pub fn is_clean(&self) -> bool {
+        self.orphan_points.is_empty()
+            && self.orphan_text_docs.is_empty()
+            && self.duplicate_text_docs.is_empty()
+            && self.segments_without_text.is_empty()
+            && self.paths_without_asset.is_empty()
+    }
+}
+
+/// The free space (MiB) below which an index refuses writes: `LOUPE_MIN_FREE_MB`, default 64.
+pub fn min_free_mib() -> u64 {
+    std::env::var("LOUPE_MIN_FREE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(64)
+}
+
+/// [`Error::DiskFull`] when the disk holding `dir` has less than [`min_free_mib`] MiB free.
+fn ensure_space(dir: &Path) -> Result<()> {
+    let min_mib = min_free_mib();
+    match free_bytes(dir) {
+        Some(free) if free < min_mib << 20 => Err(Error::DiskFull {
+            dir: dir.to_path_buf(),
+            free_mib: free >> 20,
+            min_mib,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes available to this user on the file system holding `dir` (statvfs); None if unknown.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs buffer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the buffer.
+    let st = unsafe { st.assume_init() };
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +122,16 @@ pub enum Error {
     },
     #[error("index is busy: {0}")]
     Busy(String),
+    #[error(
+        "the disk holding {dir} is full: {free_mib} MiB free, and Loupe stops writing below \
+         {min_mib} MiB (vector files are memory-mapped, and a write past the end of the disk would \
+         crash): free some space and run again; what was indexed so far is kept"
+    )]
+    DiskFull {
+        dir: PathBuf,
+        free_mib: u64,
+        min_mib: u64,
+    },
     #[error("vector store: {0}")]
     Vector(String),
     #[error("text index: {0}")]
@@ -82,6 +160,7 @@ impl Error {
             Self::NoIndex(_) => "no_index",
             Self::ModelMismatch { .. } | Self::TextModelMismatch { .. } => "model_mismatch",
             Self::Busy(_) => "index_busy",
+            Self::DiskFull { .. } => "disk_full",
             Self::Vector(_) | Self::Text(_) | Self::Catalog(_) => "store_error",
             Self::Io { .. } => "io_error",
         }
@@ -246,6 +325,8 @@ impl Index {
             return Ok(idx);
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        // Qdrant maps its page files on creation: refuse a nearly full disk before that.
+        ensure_space(dir)?;
         let lock = lock(dir, Access::Write)?;
         let meta = IndexMeta {
             format: FORMAT,
@@ -273,7 +354,7 @@ impl Index {
             Access::Read => TextIndex::open_reader(&dir.join("text"))?,
         };
         let catalog = Catalog::open(&dir.join("catalog.redb"))?;
-        Ok(Self {
+        let index = Self {
             dir: dir.to_path_buf(),
             meta,
             vectors: Box::new(vectors),
@@ -281,7 +362,34 @@ impl Index {
             catalog,
             access,
             _lock: lock,
-        })
+        };
+        if access == Access::Write {
+            index.recover()?;
+        }
+        Ok(index)
+    }
+
+    /// Cleans up after a run that died between writing vectors/text and committing the catalog:
+    /// the points and documents of pending assets the catalog never took in are removed (the next
+    /// run redoes those files anyway; if a file is gone meanwhile, nothing is left behind).
+    fn recover(&self) -> Result<()> {
+        let pending = self.catalog.pending()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut cleaned = 0;
+        for id in &pending {
+            if self.catalog.asset(id)?.is_none() {
+                self.vectors.delete_asset(id)?;
+                self.text.delete_asset(id)?;
+                cleaned += 1;
+            }
+        }
+        self.vectors.flush()?;
+        self.text.commit()?;
+        self.catalog.clear_pending()?;
+        tracing::info!(cleaned, "removed what an interrupted run had half written");
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -350,6 +458,7 @@ impl Index {
         if ops.is_empty() {
             return Ok(());
         }
+        self.ensure_space()?;
         // Final state of every asset this batch touches.
         let mut touched: BTreeMap<AssetId, Option<AssetRecord>> = BTreeMap::new();
         let mut new_segments: BTreeMap<AssetId, Vec<SegmentWrite>> = BTreeMap::new();
@@ -485,6 +594,17 @@ impl Index {
             }
             changes.assets.push((id.clone(), rec.clone()));
         }
+        // New content not yet in the catalog: if the process dies before the catalog commit and
+        // the file is gone by the next run, these ids say what to clean up.
+        let fresh: Vec<AssetId> = changes
+            .assets
+            .iter()
+            .filter(|(id, rec)| rec.is_some() && matches!(self.catalog.asset(id), Ok(None)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !fresh.is_empty() {
+            self.catalog.mark_pending(&fresh)?;
+        }
         self.vectors.upsert(points)?;
         self.text.upsert(&docs)?;
         self.vectors.flush()?;
@@ -495,6 +615,78 @@ impl Index {
             let _ = std::fs::remove_file(self.thumbnail_path(id));
         }
         Ok(())
+    }
+
+    /// Refuses to write when the index's disk has less than [`min_free_mib`] MiB free: Qdrant's
+    /// files are memory-mapped, and a write through a mapping past the end of a full disk kills the
+    /// process with SIGBUS instead of returning an error.
+    fn ensure_space(&self) -> Result<()> {
+        ensure_space(&self.dir)
+    }
+
+    /// Compares the three stores: every vector point and text document must belong to a segment
+    /// of an asset in the catalog, every segment must have exactly one text document, and every
+    /// path must name an asset. A crash between the vector/text commit and the catalog commit can
+    /// leave points of content whose file then disappeared; [`Index::repair`] removes them.
+    pub fn check(&self) -> Result<Consistency> {
+        let mut c = Consistency::default();
+        let mut segment_asset: BTreeMap<Uuid, AssetId> = BTreeMap::new();
+        let assets = self.catalog.assets()?;
+        c.assets = assets.len();
+        for rec in &assets {
+            for s in &rec.segments {
+                segment_asset.insert(s.id, rec.asset.id.clone());
+            }
+        }
+        c.segments = segment_asset.len();
+        let known: std::collections::BTreeSet<&AssetId> = assets.iter().map(|r| &r.asset.id).collect();
+        for (path, entry) in self.catalog.files_under("/")? {
+            c.files += 1;
+            if !known.contains(&entry.asset_id) {
+                c.paths_without_asset.push(path);
+            }
+        }
+        let mut orphans: std::collections::BTreeSet<AssetId> = Default::default();
+        for (segment, asset) in self.vectors.points()? {
+            c.points += 1;
+            if !segment_asset.contains_key(&segment) {
+                c.orphan_points.push(segment);
+                orphans.extend(asset);
+            }
+        }
+        let mut docs_of: BTreeMap<Uuid, usize> = BTreeMap::new();
+        for (segment, asset) in self.text.all_segments()? {
+            c.text_docs += 1;
+            *docs_of.entry(segment).or_default() += 1;
+            if !segment_asset.contains_key(&segment) {
+                c.orphan_text_docs.push(segment);
+                orphans.insert(asset);
+            }
+        }
+        c.duplicate_text_docs = docs_of.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s).collect();
+        c.segments_without_text = segment_asset
+            .keys()
+            .filter(|s| !docs_of.contains_key(s))
+            .copied()
+            .collect();
+        c.orphan_assets = orphans.into_iter().collect();
+        Ok(c)
+    }
+
+    /// Removes the vector points and text documents of assets the catalog does not know (what
+    /// [`Index::check`] reports as orphans). Returns how many assets were cleaned.
+    pub fn repair(&self) -> Result<usize> {
+        if self.access != Access::Write {
+            return Err(Error::Busy("index opened read-only".into()));
+        }
+        let c = self.check()?;
+        for id in &c.orphan_assets {
+            self.vectors.delete_asset(id)?;
+            self.text.delete_asset(id)?;
+        }
+        self.vectors.flush()?;
+        self.text.commit()?;
+        Ok(c.orphan_assets.len())
     }
 
     /// Where the thumbnail of a segment is kept (JPEG), whether or not it exists.

@@ -392,6 +392,20 @@ impl TextIndex {
         Ok(out)
     }
 
+    /// Every document's segment and asset (for consistency checks).
+    pub fn all_segments(&self) -> Result<Vec<(Uuid, AssetId)>> {
+        let searcher = self.reader.searcher();
+        let addrs = searcher
+            .search(&tantivy::query::AllQuery, &DocSetCollector)
+            .map_err(terr)?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let d = self.load(&searcher, addr)?;
+            out.push((d.segment_id, d.asset_id));
+        }
+        Ok(out)
+    }
+
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }

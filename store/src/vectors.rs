@@ -83,6 +83,8 @@ pub trait VectorBackend: Send + Sync {
     /// The stored vector of a segment.
     fn vector(&self, segment: Uuid, space: Space) -> Result<Option<Vec<f32>>>;
     fn count(&self) -> Result<usize>;
+    /// Every point: its segment id and the asset its payload names (for consistency checks).
+    fn points(&self) -> Result<Vec<(Uuid, Option<AssetId>)>>;
     /// Makes every write so far durable.
     fn flush(&self) -> Result<()>;
     /// Builds search indexes (HNSW) for what was written; may take a while.
@@ -371,6 +373,44 @@ impl VectorBackend for EdgeBackend {
                 exact: true,
             })
             .map_err(verr)
+    }
+
+    fn points(&self) -> Result<Vec<(Uuid, Option<AssetId>)>> {
+        let mut out = Vec::new();
+        let mut offset = None;
+        loop {
+            let (records, next) = self
+                .shard
+                .scroll(qdrant_edge::ScrollRequest {
+                    offset,
+                    limit: Some(1000),
+                    filter: None,
+                    with_payload: Some(WithPayloadInterface::Fields(vec![
+                        "asset_id"
+                            .try_into()
+                            .map_err(|_| Error::Vector("bad field".into()))?,
+                    ])),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })
+                .map_err(verr)?;
+            for r in records {
+                let Some(segment) = point_id_to_uuid(&r.id) else {
+                    continue;
+                };
+                let asset = r
+                    .payload
+                    .as_ref()
+                    .and_then(|pl| pl.0.get("asset_id"))
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<AssetId>().ok());
+                out.push((segment, asset));
+            }
+            match next {
+                Some(n) => offset = Some(n),
+                None => return Ok(out),
+            }
+        }
     }
 
     fn flush(&self) -> Result<()> {

@@ -1,21 +1,15 @@
-//! `loupe bench --answers DIR`: answer accuracy and speed per answerer on a folder of documents
+//! Question answering: answer accuracy and speed per answerer on a folder of documents
 //! with a `qa.tsv` (columns `file`, `question`, `answer`), e.g. the dev set's `docs/`. Each
 //! question is asked about its own file (a path filter), in brief mode; the answer is scored by
 //! exact match, "contains the gold answer" and ANLS.
 
-use crate::config::Config;
+use super::{Ctx, Measure, Unit};
 use anyhow::{Context, Result, bail};
+use loupe_answer::Flow;
 use loupe_answer::ask::History;
-use loupe_answer::{Flow, eval};
+use loupe_metrics::qa as eval;
 use loupe_schemas::answer::AskRequest;
-use loupe_store::Index;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
-pub struct Row {
-    pub what: String,
-    pub value: String,
-}
 
 struct Qa {
     file: String,
@@ -52,17 +46,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn rows(
-    config: &Config,
-    runtime: &loupe_models::Runtime,
-    clip: &loupe_models::ClipModel,
-    dir: &Path,
-    scratch: &Path,
-    only: &[String],
-) -> Result<Vec<Row>> {
+pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String]) -> Result<Vec<Measure>> {
     let qa = read_qa(dir)?;
     // Index the files the questions are about (OCR for scans, text layer for PDFs).
-    let lib = scratch.join("answers-lib");
+    let lib = ctx.scratch.join("eval-answers");
     std::fs::create_dir_all(&lib)?;
     let mut files: Vec<&str> = qa.iter().map(|q| q.file.as_str()).collect();
     files.sort();
@@ -70,34 +57,29 @@ pub fn rows(
     for f in &files {
         std::fs::copy(dir.join(f), lib.join(f)).with_context(|| format!("copying {f}"))?;
     }
-    let text = config.load_text(runtime, None)?;
-    let ocr = config.load_ocr(runtime, None)?;
-    let decode = loupe_models::whisper::Decode::default();
-    let models = loupe_indexer::Models {
-        clip,
-        text: text.as_ref(),
-        whisper: None,
-        ocr: ocr.as_ref(),
-        decode: &decode,
-    };
-    let spec = crate::config::index_models(clip, text.as_ref());
-    let index = Index::open_or_create(&scratch.join("answers-index"), &spec)?;
-    let opts = loupe_indexer::Options {
-        progress: false,
-        ..Default::default()
-    };
-    let report = loupe_indexer::index_path(&index, &models, &lib, &opts, &AtomicBool::new(false))?;
+    let (index, report) = ctx.index("eval-answers-index", &lib)?;
     let lib = lib.canonicalize()?;
-    let mut rows = vec![Row {
-        what: format!("answers: indexed {} files of {}", report.indexed, dir.display()),
-        value: format!("{:.1} s", report.elapsed_s),
-    }];
+    let reader = ctx.ocr.map_or_else(
+        || "text layer".to_string(),
+        |o| format!("{} / text layer", o.id()),
+    );
+    let mut out = vec![
+        Measure::new(
+            "index documents",
+            "files/s",
+            report.files_per_s,
+            Unit::PerSecond,
+            &reader,
+            report.indexed as usize,
+        )
+        .note(format!(
+            "{:.1} s, {} failed",
+            report.elapsed_s,
+            report.failed.len()
+        )),
+    ];
     let answerers =
-        loupe_answer::config::build(&loupe_answer::config::AnswerConfig::default(), &config.models)?;
-    let encoders = loupe_query::Encoders {
-        clip,
-        text: text.as_ref(),
-    };
+        loupe_answer::config::build(&loupe_answer::config::AnswerConfig::default(), &ctx.config.models)?;
     for name in answerers.names() {
         if !only.is_empty() && !only.contains(&name) {
             continue;
@@ -105,7 +87,6 @@ pub fn rows(
         let answerer = answerers.get(Some(&name))?;
         let (mut em, mut contains, mut anls, mut found) = (0usize, 0usize, 0f64, 0usize);
         let (mut ttft, mut total, mut tps) = (Vec::new(), Vec::new(), Vec::new());
-        let mut misses = Vec::new();
         for q in &qa {
             let mut req = AskRequest::new(q.question.clone());
             req.filters.path_prefix = Some(lib.join(&q.file).to_string_lossy().into_owned());
@@ -114,7 +95,7 @@ pub fn rows(
             req.max_evidence = 3;
             let r = loupe_answer::ask::ask(
                 &index,
-                encoders,
+                ctx.encoders(),
                 answerer.as_ref(),
                 &req,
                 &History::default(),
@@ -130,45 +111,69 @@ pub fn rows(
             if let Some(t) = r.timings.tokens_per_s {
                 tps.push(t);
             }
-            if !eval::contains(&pred, &q.answer) && misses.len() < 3 {
-                misses.push(format!(
-                    "{}: \"{}\" -> \"{}\"",
-                    q.file,
-                    q.question,
-                    loupe_answer::ask::strip_markers(&pred)
-                ));
-            }
         }
-        let n = qa.len() as f64;
-        rows.push(Row {
-            what: format!("answers: {} on {} questions (brief)", answerer.name(), qa.len()),
-            value: format!(
-                "EM {:.1}%, contains {:.1}%, ANLS {:.3}, answered {:.0}%",
-                100.0 * em as f64 / n,
-                100.0 * contains as f64 / n,
-                anls / n,
-                100.0 * found as f64 / n
-            ),
-        });
-        rows.push(Row {
-            what: format!("answers: {} speed", answerer.name()),
-            value: format!(
-                "first token p50 {:.0} ms, answer p50 {:.0} ms{}",
-                median(ttft),
-                median(total),
-                if tps.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {:.1} tokens/s", tps.iter().sum::<f64>() / tps.len() as f64)
-                }
-            ),
-        });
-        for m in misses {
-            rows.push(Row {
-                what: format!("answers: {} miss", answerer.name()),
-                value: m,
-            });
+        let n = qa.len();
+        let model = answerer.name();
+        let share = |k: usize| k as f64 / n as f64;
+        out.push(Measure::new(
+            "qa",
+            "exact match",
+            share(em),
+            Unit::Percent,
+            &model,
+            n,
+        ));
+        out.push(Measure::new(
+            "qa",
+            "contains gold",
+            share(contains),
+            Unit::Percent,
+            &model,
+            n,
+        ));
+        out.push(Measure::new(
+            "qa",
+            "ANLS",
+            anls / n as f64,
+            Unit::Score,
+            &model,
+            n,
+        ));
+        out.push(Measure::new(
+            "qa",
+            "answered",
+            share(found),
+            Unit::Percent,
+            &model,
+            n,
+        ));
+        out.push(Measure::new(
+            "qa",
+            "first token p50",
+            median(ttft),
+            Unit::Ms,
+            &model,
+            n,
+        ));
+        out.push(Measure::new(
+            "qa",
+            "answer p50",
+            median(total),
+            Unit::Ms,
+            &model,
+            n,
+        ));
+        if !tps.is_empty() {
+            let k = tps.len();
+            out.push(Measure::new(
+                "qa",
+                "tokens/s",
+                tps.iter().sum::<f64>() / k as f64,
+                Unit::PerSecond,
+                &model,
+                k,
+            ));
         }
     }
-    Ok(rows)
+    Ok(out)
 }

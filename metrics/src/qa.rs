@@ -1,9 +1,36 @@
 //! Answer accuracy: exact match and ANLS (average normalised Levenshtein similarity, as in DocVQA).
 
+use crate::edit_distance;
+
+/// The answer without citation markers such as `[1]` or `[2, 3]`.
+fn strip_markers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close)
+                if after[..close]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == ' ') =>
+            {
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Lower case, no punctuation at the ends of words, single spaces; "4.11" and "$4.11" compare equal,
 /// as do "319.0" and "319".
 pub fn normalise(s: &str) -> String {
-    let s = crate::ask::strip_markers(s);
+    let s = strip_markers(s);
     s.to_lowercase()
         .split_whitespace()
         .map(|w| {
@@ -41,21 +68,6 @@ pub fn anls(pred: &str, gold: &str) -> f64 {
     }
     let nl = edit_distance(&p, &g) as f64 / longest as f64;
     if nl < 0.5 { 1.0 - nl } else { 0.0 }
-}
-
-/// Levenshtein distance between two sequences (characters for CER and ANLS, words for WER).
-pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
