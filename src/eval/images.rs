@@ -209,13 +209,9 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
     let mut probes: Vec<(&AssetId, &BTreeSet<AssetId>)> = relevant_to.iter().collect();
     probes.sort();
     for (id, relevant) in probes {
-        let req = SearchRequest {
-            image: Some(ImageQuery::Asset { id: id.clone() }),
-            limit: 11,
-            filters: images_only(),
-            ..SearchRequest::text("")
-        };
-        let req = SearchRequest { text: None, ..req };
+        let mut req = SearchRequest::text("");
+        (req.text, req.image) = (None, Some(ImageQuery::Asset { id: id.clone() }));
+        (req.limit, req.filters) = (11, images_only());
         let got: Vec<AssetId> = ranked(&req)?.into_iter().filter(|a| a != id).take(10).collect();
         similar.add(&got, &relevant.iter().cloned().collect::<Vec<_>>());
     }

@@ -120,7 +120,75 @@ fn name_of(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-pub fn video(dir: &Path) -> Result<Vec<Measure>> {
+/// Text -> moment: each described shot of `*.scenes.json` is a query; a hit counts when it is the
+/// right video and its moment overlaps the shot.
+fn moments(ctx: &Ctx<'_>, dir: &Path, out: &mut Vec<Measure>) -> Result<()> {
+    let (index, report) = ctx.index("eval-video-index", dir)?;
+    let model = ctx.clip.id();
+    out.push(
+        Measure::new(
+            "index videos",
+            "files/s",
+            report.files_per_s,
+            Unit::PerSecond,
+            &model,
+            report.indexed as usize,
+        )
+        .note(format!(
+            "{:.1} s (keyframes + CLIP; no speech model in eval)",
+            report.elapsed_s
+        )),
+    );
+    let (mut at1, mut at5, mut n) = (0usize, 0usize, 0usize);
+    for f in media_files(dir, &[AssetKind::Video])? {
+        let name = name_of(&f);
+        let Ok(text) = std::fs::read_to_string(f.with_file_name(format!("{name}.scenes.json"))) else {
+            continue;
+        };
+        let scenes: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| anyhow!("{name}: {e}"))?;
+        for scene in &scenes {
+            let (Some(desc), Some(start), Some(end)) = (
+                scene["description"].as_str(),
+                scene["start"].as_f64(),
+                scene["end"].as_f64(),
+            ) else {
+                continue;
+            };
+            let mut req = loupe_schemas::SearchRequest::text(desc);
+            req.filters.kinds = vec![AssetKind::Video];
+            req.limit = 5;
+            let hits = loupe_query::search(&index, ctx.encoders(), &req)?.hits;
+            let right = |h: &loupe_schemas::Hit| {
+                h.asset.paths.iter().any(|p| p.ends_with(&format!("/{name}")))
+                    && h.moment.as_ref().is_some_and(|m| m.start < end && m.end > start)
+            };
+            at1 += usize::from(hits.first().is_some_and(right));
+            at5 += usize::from(hits.iter().any(right));
+            n += 1;
+        }
+    }
+    if n > 0 {
+        for (k, hits) in [(1, at1), (5, at5)] {
+            out.push(
+                Measure::new(
+                    "text->moment",
+                    &format!("R@{k}"),
+                    hits as f64 / n as f64,
+                    Unit::Percent,
+                    &model,
+                    n,
+                )
+                .note("right video, moment overlapping the described shot"),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn video(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
+    let mut out = Vec::new();
+    moments(ctx, dir, &mut out)?;
     let params = loupe_indexer::video::ShotParams::default();
     let (mut video_s, mut wall, mut cuts_true, mut cuts_hit, mut cuts_found, mut n) = (0.0, 0.0, 0, 0, 0, 0);
     for f in media_files(dir, &[AssetKind::Video])? {
@@ -151,7 +219,7 @@ pub fn video(dir: &Path) -> Result<Vec<Measure>> {
         cuts_found += found.len();
     }
     let how = "ffmpeg scene scores + keyframes";
-    Ok(vec![
+    out.extend([
         Measure::new(
             "video shots",
             "cut recall (within 0.5 s)",
@@ -180,7 +248,8 @@ pub fn video(dir: &Path) -> Result<Vec<Measure>> {
             n,
         )
         .note(format!("{video_s:.1} s of video in {wall:.1} s")),
-    ])
+    ]);
+    Ok(out)
 }
 
 pub fn docs(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {

@@ -6,7 +6,8 @@
 //!   `;`): text->image and image->image Recall@1/5/10 and nDCG@10, indexing images/s, query latency.
 //! - speech: `manifest.tsv` with `file`, `transcript` (+ `language`): WER per Whisper model
 //!   (Whisper English normaliser), real-time factor, language identification.
-//! - video: videos with `NAME.scenes.json`: shot cut recall, keyframe extraction speed.
+//! - video: videos with `NAME.scenes.json` (shots with `start`, `end`, `description`): text->moment
+//!   Recall@1/5 (the described shot found), shot cut recall/precision, keyframe extraction speed.
 //! - docs: scans/PDFs with `STEM.gt.txt` (OCR character error rate, pages/s) and `qa.tsv`
 //!   (`file`, `question`, `answer`: exact match, ANLS, answer speed per answerer).
 //!
@@ -237,7 +238,7 @@ pub fn run(config: &Config, args: EvalArgs, json: bool) -> Result<()> {
         let got = match part {
             Part::Images => images::run(&ctx, dir),
             Part::Speech => media::speech(config, dir, &args.speech_models),
-            Part::Video => media::video(dir),
+            Part::Video => media::video(&ctx, dir),
             Part::Docs => media::docs(&ctx, dir),
             Part::Answers => answers::run(&ctx, dir, &args.answerers),
         };
