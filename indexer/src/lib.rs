@@ -146,6 +146,41 @@ pub fn kind_of(path: &Path) -> Option<AssetKind> {
     }
 }
 
+/// What a file's first bytes say it is, when that is a different kind of thing than its name
+/// says: a PDF, a photo, or an audio/video container behind the wrong extension is read as what it
+/// is. `named` is the kind from the extension; None keeps it.
+fn sniff_kind(path: &Path, named: AssetKind) -> Option<AssetKind> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let h = &head[..n];
+    let at = |i: usize, magic: &[u8]| h.get(i..i + magic.len()) == Some(magic);
+    let sniffed = if at(0, b"%PDF-") {
+        AssetKind::Document
+    } else if at(4, b"ftyp") || at(0, &[0x1A, 0x45, 0xDF, 0xA3]) || (at(0, b"RIFF") && at(8, b"AVI ")) {
+        AssetKind::Video
+    } else if (at(0, b"RIFF") && at(8, b"WAVE")) || at(0, b"ID3") || at(0, b"fLaC") || at(0, b"OggS") {
+        AssetKind::Audio
+    } else if matches!(
+        image::guess_format(h),
+        Ok(image::ImageFormat::Png
+            | image::ImageFormat::Jpeg
+            | image::ImageFormat::Gif
+            | image::ImageFormat::WebP
+            | image::ImageFormat::Bmp
+            | image::ImageFormat::Tiff)
+    ) {
+        AssetKind::Image
+    } else {
+        return None;
+    };
+    // Audio and video share containers (an .m4a is an MP4): the name decides between them.
+    let av = |k: AssetKind| matches!(k, AssetKind::Video | AssetKind::Audio);
+    (sniffed != named && !(av(sniffed) && av(named))).then_some(sniffed)
+}
+
 struct Candidate {
     path: PathBuf,
     key: String,
@@ -300,6 +335,7 @@ pub fn index_path(
             report.unchanged += 1;
             continue;
         }
+        let kind = sniff_kind(&path, kind).unwrap_or(kind);
         todo.push(Candidate {
             path,
             key,
@@ -1008,5 +1044,29 @@ mod tests {
         assert_eq!(kind_of(Path::new("/a/b.webp")), Some(AssetKind::Image));
         assert_eq!(kind_of(Path::new("/a/b.txt")), None);
         assert_eq!(kind_of(Path::new("/a/noext")), None);
+    }
+
+    #[test]
+    fn content_decides_when_the_name_lies() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let pdf = put("a.png", b"%PDF-1.7\n1 0 obj");
+        assert_eq!(sniff_kind(&pdf, AssetKind::Image), Some(AssetKind::Document));
+        let png = put("b.pdf", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+        assert_eq!(sniff_kind(&png, AssetKind::Document), Some(AssetKind::Image));
+        let mp4 = put("c.jpg", b"\0\0\0\x18ftypmp42\0\0\0\0");
+        assert_eq!(sniff_kind(&mp4, AssetKind::Image), Some(AssetKind::Video));
+        // An .m4a is an MP4 container: audio stays audio.
+        let m4a = put("d.m4a", b"\0\0\0\x18ftypM4A \0\0\0\0");
+        assert_eq!(sniff_kind(&m4a, AssetKind::Audio), None);
+        // Unknown content keeps the name's kind (and fails later with a reason).
+        let text = put("e.mp4", b"plain text pretending");
+        assert_eq!(sniff_kind(&text, AssetKind::Video), None);
+        // Agreement changes nothing.
+        assert_eq!(sniff_kind(&pdf, AssetKind::Document), None);
     }
 }
