@@ -137,13 +137,7 @@ fn search_finds_the_page_and_points_at_the_words() {
     let index = tmp.path().join("index");
     let report = loupe_json(&index, &["index", dir.to_str().unwrap(), "--quiet"]);
     let failed = failures(&report);
-    let reason = |name: &str| {
-        failed
-            .iter()
-            .find(|(f, _)| f == name)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_else(|| panic!("{name} is not reported as failed: {failed:?}"))
-    };
+    let reason = |name: &str| failure_reason(&failed, name);
     assert!(reason("encrypted.pdf").contains("encrypted"), "{failed:?}");
     assert!(
         reason("truncated.pdf").contains("not a readable PDF"),

@@ -36,13 +36,14 @@ fn check(idx: &Path) -> Value {
 }
 
 fn counts(v: &Value) -> [u64; 5] {
-    ["files", "assets", "points", "text_docs"]
-        .map(|k| v[k].as_u64().unwrap())
-        .into_iter()
-        .chain([v["check"]["segments"].as_u64().unwrap()])
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap()
+    let n = |x: &Value| x.as_u64().unwrap_or_else(|| panic!("counts in {v}"));
+    [
+        n(&v["files"]),
+        n(&v["assets"]),
+        n(&v["points"]),
+        n(&v["text_docs"]),
+        n(&v["check"]["segments"]),
+    ]
 }
 
 /// Every hit of a broad search, as (path, rounded visual score): equal sets mean equal indexes.
@@ -263,7 +264,7 @@ fn searches_are_answered_while_an_index_job_runs() {
 /// Runs `script` (sh) in a private mount namespace where it may mount a tmpfs: directly as root,
 /// else in a user namespace. None (with the reason) where neither is allowed.
 fn in_mount_namespace(script: &str, env: &[(&str, &Path)]) -> Result<std::process::Output, String> {
-    let root = unsafe_is_root();
+    let root = is_root();
     let mut cmd = Command::new("unshare");
     if root {
         cmd.arg("--mount");
@@ -282,7 +283,7 @@ fn in_mount_namespace(script: &str, env: &[(&str, &Path)]) -> Result<std::proces
     Ok(out)
 }
 
-fn unsafe_is_root() -> bool {
+fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -432,7 +433,7 @@ fn hostile_files_are_reported_and_the_rest_indexed() {
     std::fs::set_permissions(&locked_dir, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
 
     // Root reads everything; drop the capabilities that let it, so permissions count.
-    let mut cmd = if unsafe_is_root() {
+    let mut cmd = if is_root() {
         let mut c = Command::new("capsh");
         c.args(["--drop=cap_dac_override,cap_dac_read_search", "--"])
             .arg("-c")
@@ -459,13 +460,7 @@ fn hostile_files_are_reported_and_the_rest_indexed() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let failed = failures(&r);
-    let reason = |name: &str| {
-        failed
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, r)| r.to_lowercase())
-            .unwrap_or_else(|| panic!("{name} not reported: {failed:#?}\n{r}"))
-    };
+    let reason = |name: &str| failure_reason(&failed, name).to_lowercase();
     for name in [
         "caf\u{fffd}.png",
         "truncated.png",

@@ -118,13 +118,7 @@ fn bad_files_are_reported_and_the_rest_indexed() {
     assert_eq!(r["indexed"], 3, "{r}");
     assert_eq!(r["ignored"], 1, "{r}");
     let failed = failures(&r);
-    let reason = |name: &str| {
-        failed
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_else(|| panic!("{name} not reported: {failed:?}"))
-    };
+    let reason = |name: &str| failure_reason(&failed, name);
     assert!(reason("empty.png").contains("empty"));
     assert!(reason("garbage.jpg").contains("not an image"));
     let truncated = reason("truncated.png");

@@ -203,13 +203,7 @@ fn whisper_transcripts_match_the_reference_decoder() {
     let mut files = Vec::new();
     for (i, s) in sentences.iter().enumerate() {
         let wav = tmp.path().join(format!("say{i}.wav"));
-        let out = Command::new("espeak-ng")
-            .args(["-v", "en-us+m3", "-s", "140", "-w"])
-            .arg(&wav)
-            .arg(s)
-            .output()
-            .expect("espeak-ng (scripts/setup installs it)");
-        assert!(out.status.success());
+        speak(s, &wav);
         args.extend(["--audio".into(), wav.display().to_string()]);
         files.push(wav);
     }
@@ -217,16 +211,7 @@ fn whisper_transcripts_match_the_reference_decoder() {
     let (mut same, mut errors, mut words) = (0, 0, 0);
     for wav in &files {
         let name = wav.file_name().unwrap().to_str().unwrap();
-        let index = tmp.path().join("unused-index");
-        let got = loupe_json(
-            &index,
-            &[
-                "transcribe",
-                wav.to_str().unwrap(),
-                "--speech-model",
-                "whisper-tiny-en",
-            ],
-        );
+        let got = transcribe(wav, "whisper-tiny-en");
         let ours: Vec<&str> = got["segments"]
             .as_array()
             .unwrap()

@@ -28,14 +28,6 @@ fn run(cmd: &mut Command) {
     );
 }
 
-/// Speaks `text` into a 22.05 kHz mono WAV.
-fn speak(text: &str, wav: &Path) {
-    run(Command::new("espeak-ng")
-        .args(["-v", "en-us+m3", "-s", "140", "-w"])
-        .arg(wav)
-        .arg(text));
-}
-
 fn duration(path: &Path) -> f64 {
     let out = Command::new("ffprobe")
         .args([
@@ -121,14 +113,6 @@ fn encode(wav: &Path, out: &Path, picture: Option<&str>) {
 fn wer(reference: &str, hypothesis: &str) -> f64 {
     let (errors, words) = loupe_metrics::speech::wer(reference, hypothesis);
     errors as f64 / words.max(1) as f64
-}
-
-fn transcribe(file: &Path, model: &str) -> serde_json::Value {
-    let index = file.with_extension("unused-index");
-    loupe_json(
-        &index,
-        &["transcribe", file.to_str().unwrap(), "--speech-model", model],
-    )
 }
 
 fn top_hit(index: &Path, query: &str) -> serde_json::Value {

@@ -176,26 +176,7 @@ pub fn mark_cited(answer: &str, evidence: &[Evidence], citations: &mut [Citation
 
 /// The answer without its `[n]` markers.
 pub fn strip_markers(answer: &str) -> String {
-    let mut out = String::new();
-    let mut rest = answer;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find(']') {
-            Some(close)
-                if after[..close]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == ',' || c == ' ') =>
-            {
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('[');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
+    let out = loupe_metrics::qa::strip_markers(answer);
     text::tokens(&out)
         .is_empty()
         .then(String::new)

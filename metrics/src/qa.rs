@@ -2,8 +2,8 @@
 
 use crate::edit_distance;
 
-/// The answer without citation markers such as `[1]` or `[2, 3]`.
-fn strip_markers(s: &str) -> String {
+/// The answer without citation markers such as `[1]` or `[2, 3]` (other brackets stay).
+pub fn strip_markers(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(open) = rest.find('[') {

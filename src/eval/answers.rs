@@ -18,32 +18,30 @@ struct Qa {
 }
 
 fn read_qa(dir: &Path) -> Result<Vec<Qa>> {
-    let text =
-        std::fs::read_to_string(dir.join("qa.tsv")).with_context(|| format!("{}/qa.tsv", dir.display()))?;
-    let mut out = Vec::new();
-    for line in text.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() < 3 {
-            continue;
-        }
-        out.push(Qa {
-            file: cols[0].to_string(),
-            question: cols[1].to_string(),
-            answer: cols[2].trim_matches('"').to_string(),
-        });
-    }
+    let path = dir.join("qa.tsv");
+    let out: Vec<Qa> = super::read_tsv(&path, &["file", "question", "answer"])?
+        .into_iter()
+        .filter_map(|mut row| {
+            Some(Qa {
+                file: row.remove("file")?,
+                question: row.remove("question")?,
+                answer: row.remove("answer")?.trim_matches('"').to_string(),
+            })
+        })
+        .collect();
     if out.is_empty() {
-        bail!("{}/qa.tsv has no questions", dir.display());
+        bail!("{} has no questions", path.display());
     }
     Ok(out)
 }
 
+/// The median (nearest rank), NaN when there is nothing to take it of.
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    loupe_metrics::percentile(&v, 0.5)
 }
 
 pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String]) -> Result<Vec<Measure>> {

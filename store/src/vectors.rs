@@ -235,6 +235,20 @@ impl EdgeBackend {
     }
 }
 
+/// Asks for the `asset_id` payload field only (what search results and listings need).
+fn asset_id_only() -> Result<WithPayloadInterface> {
+    Ok(WithPayloadInterface::Fields(vec![
+        "asset_id"
+            .try_into()
+            .map_err(|_| Error::Vector("bad field".into()))?,
+    ]))
+}
+
+/// The asset a point's payload names, if it names one.
+fn payload_asset(payload: Option<&qdrant_edge::Payload>) -> Option<AssetId> {
+    payload?.0.get("asset_id")?.as_str()?.parse().ok()
+}
+
 fn point_id_to_uuid(id: &PointId) -> Option<Uuid> {
     match id {
         PointId::Uuid(u) => Some(*u),
@@ -306,11 +320,7 @@ impl VectorBackend for EdgeBackend {
             params: None,
             limit: q.limit,
             offset: 0,
-            with_payload: Some(WithPayloadInterface::Fields(vec![
-                "asset_id"
-                    .try_into()
-                    .map_err(|_| Error::Vector("bad field".into()))?,
-            ])),
+            with_payload: Some(asset_id_only()?),
             with_vector: Some(WithVector::Bool(false)),
             score_threshold: q.score_threshold,
         };
@@ -320,13 +330,7 @@ impl VectorBackend for EdgeBackend {
             let Some(segment_id) = point_id_to_uuid(&p.id) else {
                 continue;
             };
-            let asset = p
-                .payload
-                .as_ref()
-                .and_then(|pl| pl.0.get("asset_id"))
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse::<AssetId>().ok());
-            let Some(asset_id) = asset else {
+            let Some(asset_id) = payload_asset(p.payload.as_ref()) else {
                 return Err(Error::Vector(format!(
                     "point {segment_id} has no asset_id payload"
                 )));
@@ -385,11 +389,7 @@ impl VectorBackend for EdgeBackend {
                     offset,
                     limit: Some(1000),
                     filter: None,
-                    with_payload: Some(WithPayloadInterface::Fields(vec![
-                        "asset_id"
-                            .try_into()
-                            .map_err(|_| Error::Vector("bad field".into()))?,
-                    ])),
+                    with_payload: Some(asset_id_only()?),
                     with_vector: WithVector::Bool(false),
                     order_by: None,
                 })
@@ -398,13 +398,7 @@ impl VectorBackend for EdgeBackend {
                 let Some(segment) = point_id_to_uuid(&r.id) else {
                     continue;
                 };
-                let asset = r
-                    .payload
-                    .as_ref()
-                    .and_then(|pl| pl.0.get("asset_id"))
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| s.parse::<AssetId>().ok());
-                out.push((segment, asset));
+                out.push((segment, payload_asset(r.payload.as_ref())));
             }
             match next {
                 Some(n) => offset = Some(n),

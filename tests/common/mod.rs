@@ -86,6 +86,40 @@ pub fn failures(report: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The reason an index report gives for a failed file, by file name; panics (listing every
+/// failure) when the file is not reported.
+pub fn failure_reason(failed: &[(String, String)], name: &str) -> String {
+    failed
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_else(|| panic!("{name} not reported as failed: {failed:#?}"))
+}
+
+/// Speaks `text` into a 22.05 kHz mono WAV with espeak-ng (one voice for every test).
+pub fn speak(text: &str, wav: &Path) {
+    let out = Command::new("espeak-ng")
+        .args(["-v", "en-us+m3", "-s", "140", "-w"])
+        .arg(wav)
+        .arg(text)
+        .output()
+        .expect("espeak-ng (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "espeak-ng: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `loupe transcribe FILE --speech-model MODEL` as JSON (the index folder is not used).
+pub fn transcribe(file: &Path, model: &str) -> serde_json::Value {
+    let index = file.with_extension("unused-index");
+    loupe_json(
+        &index,
+        &["transcribe", file.to_str().unwrap(), "--speech-model", model],
+    )
+}
+
 pub fn file_name(p: &str) -> &str {
     Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p)
 }
