@@ -17,25 +17,9 @@ pub struct AskArgs {
     /// An example image to search by as well.
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// extractive, local or openai (default: from the config file; else local when a local model
-    /// is installed; else extractive).
-    #[arg(long, env = "LOUPE_ANSWERER")]
-    pub answerer: Option<String>,
-    /// The local model (a model folder with role llm or vlm).
-    #[arg(long, env = "LOUPE_LLM_MODEL")]
-    pub llm_model: Option<String>,
-    /// An OpenAI-compatible server (base URL up to /v1); makes the `openai` answerer available.
-    #[arg(long, env = "LOUPE_OPENAI_URL")]
-    pub openai_url: Option<String>,
-    /// The model to ask on that server.
-    #[arg(long, env = "LOUPE_OPENAI_MODEL")]
-    pub openai_model: Option<String>,
-    /// Do not send images to the OpenAI-compatible server (for text-only models).
-    #[arg(long)]
-    pub openai_text_only: bool,
-    /// Prompt style for the OpenAI-compatible server: strict (default) or compact (small models).
-    #[arg(long, value_parser = ["strict", "compact"])]
-    pub openai_prompt: Option<String>,
+    /// Which answerer, which models, which server (over the config file's [answer] section).
+    #[command(flatten)]
+    pub answer: crate::settings::AnswerFlags,
     /// How many search hits the answer may draw on.
     #[arg(long, default_value_t = 5)]
     pub evidence: usize,
@@ -51,38 +35,15 @@ pub struct AskArgs {
     /// Only files under this folder.
     #[arg(long)]
     pub path_prefix: Option<PathBuf>,
-    /// Config file with an [answer] section (default: ~/.config/loupe/server.toml if present).
-    #[arg(long, env = "LOUPE_CONFIG")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub file: crate::settings::FileArgs,
 }
 
-/// The `[answer]` section of the config file, with the flags on top.
-fn answer_config(a: &AskArgs) -> Result<AnswerConfig> {
-    let mut c = crate::read_config_file(a.config.as_ref())?.answer;
-    if a.llm_model.is_some() {
-        c.local_model = a.llm_model.clone();
-    }
-    if let Some(url) = &a.openai_url {
-        let mut o = c.openai.clone().unwrap_or_default();
-        o.base_url = url.clone();
-        if let Some(m) = &a.openai_model {
-            o.model = m.clone();
-        }
-        if a.openai_text_only {
-            o.vision = false;
-        }
-        if a.openai_prompt.as_deref() == Some("compact") {
-            o.prompt = loupe_answer::prompt::Style::Compact;
-        }
-        c.openai = Some(o);
-    }
-    Ok(c)
-}
-
-pub fn run(config: &Config, a: AskArgs, json: bool) -> Result<()> {
-    let cfg = answer_config(&a)?;
-    let answerers = loupe_answer::config::build(&cfg, &config.models)?;
-    let answerer = answerers.get(a.answerer.as_deref())?;
+/// `cfg`: the `[answer]` section of the config file with the environment and the flags over it
+/// (resolved in `settings.rs`, `--answerer` as its `default`).
+pub fn run(config: &Config, cfg: &AnswerConfig, a: AskArgs, json: bool) -> Result<()> {
+    let answerers = loupe_answer::config::build(cfg, &config.models)?;
+    let answerer = answerers.get(None)?;
     let image = match &a.image {
         Some(p) => Some(ImageQuery::Path {
             path: p
@@ -96,11 +57,7 @@ pub fn run(config: &Config, a: AskArgs, json: bool) -> Result<()> {
     if a.question.trim().is_empty() && image.is_none() {
         bail!(loupe_query::Error::BadRequest("the question is empty".into()));
     }
-    let (index, clip, text) = crate::open_for_query(config)?;
-    let encoders = loupe_query::Encoders {
-        clip: &clip,
-        text: text.as_ref(),
-    };
+    let searcher = config.searcher()?;
     let mut req = AskRequest::new(a.question.clone());
     req.image = image;
     req.max_evidence = a.evidence;
@@ -118,8 +75,7 @@ pub fn run(config: &Config, a: AskArgs, json: bool) -> Result<()> {
     };
     let mut out = std::io::stdout();
     let resp = loupe_answer::ask::ask(
-        &index,
-        encoders,
+        &searcher,
         answerer.as_ref(),
         &req,
         &History::default(),

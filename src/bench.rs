@@ -87,25 +87,20 @@ struct Row {
     value: String,
 }
 
-fn visual_only(model: &loupe_models::ClipModel) -> loupe_store::IndexModels {
-    crate::config::index_models(model, None)
+fn visual_only(models: &loupe_models::ModelSet) -> loupe_store::IndexModels {
+    crate::config::index_models(models)
 }
 
 pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let runtime = config.runtime()?;
-    let model_name = config.choose_model(None)?;
-    let model = config.load_clip(&runtime, &model_name)?;
+    // CLIP alone: the photo and search rows measure the visual path.
+    let set = config.load_models(&runtime, &crate::config::ModelChoice::clip_only(None))?;
+    let model = set.clip.clone();
     let dim = model.manifest.dim;
     let tmp = tempfile::tempdir().context("creating a scratch folder")?;
     let decode = loupe_models::whisper::Decode::default();
-    let photo_models = loupe_indexer::Models {
-        clip: &model,
-        text: None,
-        whisper: None,
-        ocr: None,
-        decode: &decode,
-    };
+    let photo_models = loupe_indexer::Models::from_set(&set, &decode);
     let ocr = config.load_ocr(&runtime, None)?;
 
     if !args.no_index && args.images > 0 {
@@ -128,11 +123,8 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             img.save(lib.join(format!("photo_{i:05}.jpg")))?;
         }
         let index_dir = tmp.path().join("index-photos");
-        let index = Index::open_or_create(&index_dir, &visual_only(&model))?;
-        let opts = loupe_indexer::Options {
-            progress: false,
-            ..Default::default()
-        };
+        let index = Index::open_or_create_with(&index_dir, &visual_only(&set), &config.store)?;
+        let opts = loupe_indexer::Options::default();
         let report = loupe_indexer::index_path(&index, &photo_models, &lib, &opts, &AtomicBool::new(false))?;
         rows.push(Row {
             what: format!(
@@ -148,7 +140,11 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
                 ocr: Some(o),
                 ..photo_models
             };
-            let index = Index::open_or_create(&tmp.path().join("index-photos-ocr"), &visual_only(&model))?;
+            let index = Index::open_or_create_with(
+                &tmp.path().join("index-photos-ocr"),
+                &visual_only(&set),
+                &config.store,
+            )?;
             let report = loupe_indexer::index_path(&index, &with_ocr, &lib, &opts, &AtomicBool::new(false))?;
             rows.push(Row {
                 what: format!("same, with the text-in-photo check ({})", o.id()),
@@ -186,7 +182,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     for &n in args.points.iter().filter(|&&n| n > 0) {
         let dir = tmp.path().join(format!("index-{n}"));
         // Recorded as built by the loaded model, so the real search path accepts it.
-        let index = Index::open_or_create(&dir, &visual_only(&model))?;
+        let index = Index::open_or_create_with(&dir, &visual_only(&set), &config.store)?;
         let mut rng = Rng(n as u64 | 1);
         let t = Instant::now();
         let batch = 1000;
@@ -247,7 +243,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             ),
         });
         drop(index);
-        let index = Index::open(&dir, Access::Read)?;
+        let index = std::sync::Arc::new(Index::open(&dir, Access::Read)?);
         let queries: Vec<Vec<f32>> = (0..args.queries).map(|_| rng.vector(dim)).collect();
         let none = Filters::default();
         let nearest = |vector: &[f32], filters: &Filters| {
@@ -290,13 +286,10 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
         });
         // The whole search path the CLI and the server use.
+        let searcher = loupe_query::Searcher::new(index.clone(), set.visual(), None);
         let (p50, p95, p99) = time_many(args.queries, |i| {
             let req = SearchRequest::text(format!("red photo album{:03}", i % 100));
-            let enc = loupe_query::Encoders {
-                clip: &model,
-                text: None,
-            };
-            loupe_query::search(&index, enc, &req)?;
+            searcher.search(&req)?;
             Ok(())
         })?;
         rows.push(Row {
@@ -311,11 +304,17 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             .0,
             p50,
         );
+        drop(searcher);
         drop(index);
         if args.http {
-            let index = Index::open(&dir, Access::Write)?;
-            let clip = config.load_clip(&runtime, &model_name)?;
-            http_rows(&mut rows, n, index, clip, args.queries, raw_p50, inproc_p50)?;
+            let index = Index::open_with(&dir, Access::Write, &config.store)?;
+            let clip_only = loupe_models::ModelSet {
+                clip: set.clip.clone(),
+                text: None,
+                whisper: None,
+                ocr: None,
+            };
+            http_rows(&mut rows, n, index, clip_only, args.queries, raw_p50, inproc_p50)?;
         }
     }
 
@@ -356,7 +355,7 @@ fn http_rows(
     rows: &mut Vec<Row>,
     n: usize,
     index: Index,
-    clip: loupe_models::ClipModel,
+    set: loupe_models::ModelSet,
     queries: usize,
     raw_p50: f64,
     inproc_p50: f64,
@@ -366,10 +365,7 @@ fn http_rows(
         ..Default::default()
     };
     let models = loupe_server::Models {
-        clip,
-        text: None,
-        whisper: None,
-        ocr: None,
+        set,
         answerers: loupe_answer::Answerers::new(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

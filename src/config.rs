@@ -1,8 +1,9 @@
 //! Where things are: the index and model folders, and which CLIP model to use.
 
 use anyhow::{Context, Result, bail};
-use loupe_models::{ClipModel, ModelStore, Ocr, Runtime, TextEmbedder, Whisper};
+use loupe_models::{ClipModel, ModelSet, ModelStore, Ocr, Runtime, TextEmbedder, Whisper};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The real CLIP pair `loupe models pull` installs.
 pub const REAL_CLIP: &str = "clip-vit-b-32";
@@ -19,54 +20,100 @@ pub const OCR_MODEL: &str = "ppocr-v6-small";
 
 /// What an index records about the models that write it: the CLIP model, and the sentence
 /// embedder when there is one.
-pub fn index_models(clip: &ClipModel, text: Option<&TextEmbedder>) -> loupe_store::IndexModels {
+pub fn index_models(models: &ModelSet) -> loupe_store::IndexModels {
     loupe_store::IndexModels {
         visual: loupe_store::ModelSpec {
-            id: clip.id(),
-            dim: clip.manifest.dim,
+            id: models.clip.id(),
+            dim: models.clip.manifest.dim,
         },
-        text: text.map(|t| loupe_store::ModelSpec {
+        text: models.text.as_ref().map(|t| loupe_store::ModelSpec {
             id: t.id(),
             dim: t.dim(),
         }),
     }
 }
 
+/// Which models a run loads, each by name, `none` (the optional ones), or unset (the defaults of
+/// [`Config::choose_model`], [`Config::load_text`], [`Config::load_speech`] and
+/// [`Config::load_ocr`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelChoice {
+    pub clip: Option<String>,
+    pub text: Option<String>,
+    pub speech: Option<String>,
+    pub ocr: Option<String>,
+}
+
+impl ModelChoice {
+    /// The models that query an index: the CLIP model and sentence embedder it records, nothing
+    /// for speech or OCR.
+    pub fn for_query(meta: &loupe_store::IndexMeta) -> Self {
+        let name = |id: &str| id.split('@').next().unwrap_or_default().to_string();
+        Self {
+            clip: Some(name(&meta.visual_model)),
+            text: Some(
+                meta.text_model
+                    .as_deref()
+                    .map_or_else(|| "none".to_string(), name),
+            ),
+            speech: Some("none".into()),
+            ocr: Some("none".into()),
+        }
+    }
+
+    /// CLIP (chosen as usual) and nothing else.
+    pub fn clip_only(clip: Option<String>) -> Self {
+        Self {
+            clip,
+            text: Some("none".into()),
+            speech: Some("none".into()),
+            ocr: Some("none".into()),
+        }
+    }
+}
+
+/// Where things are, from the run's [`Settings`](crate::settings::Settings).
 pub struct Config {
     pub index: PathBuf,
     pub models: ModelStore,
-}
-
-fn data_dir() -> Result<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d).join("loupe"));
-    }
-    let home = std::env::var_os("HOME").context("HOME is not set; pass --index and --models")?;
-    Ok(PathBuf::from(home).join(".local/share/loupe"))
+    /// The ONNX Runtime library named by `ORT_DYLIB_PATH`; None: the one in the model folder.
+    pub onnxruntime: Option<PathBuf>,
+    /// How the index is opened for writing (the free-space floor).
+    pub store: loupe_store::OpenOptions,
+    /// The `loupe-llm` worker binary.
+    pub llm_worker: Option<PathBuf>,
 }
 
 impl Config {
-    pub fn resolve(index: Option<PathBuf>, models: Option<PathBuf>) -> Result<Self> {
-        let index = match index {
-            Some(i) => i,
-            None => data_dir()?.join("index"),
-        };
-        let models = match models {
-            Some(m) => m,
-            None => data_dir()?.join("models"),
-        };
-        Ok(Self {
-            index,
-            models: ModelStore::new(models),
-        })
+    pub fn from_settings(s: &crate::settings::Settings) -> Self {
+        Self {
+            index: s.index.clone(),
+            models: ModelStore::new(s.models.clone()),
+            onnxruntime: s.onnxruntime.clone(),
+            store: s.store,
+            llm_worker: s.server.answer.local_worker.clone(),
+        }
     }
 
     pub fn models_dir(&self) -> &Path {
         self.models.root()
     }
 
+    /// The ONNX Runtime library: `ORT_DYLIB_PATH` if set, else the one `scripts/setup` installed in
+    /// the model folder.
+    pub fn onnxruntime_library(&self) -> Result<PathBuf, loupe_models::Error> {
+        match &self.onnxruntime {
+            Some(p) if p.is_file() => Ok(p.clone()),
+            Some(p) => Err(loupe_models::Error::RuntimeMissing(format!(
+                "ORT_DYLIB_PATH={} is not a file",
+                p.display()
+            ))),
+            None => Runtime::locate(self.models.root()),
+        }
+    }
+
     pub fn runtime(&self) -> Result<Runtime> {
-        let lib = Runtime::locate(self.models.root())?;
+        let lib = self.onnxruntime_library()?;
         Ok(Runtime::load(&lib)?)
     }
 
@@ -90,6 +137,33 @@ impl Config {
         bail!(
             "no CLIP model is installed in {}: run scripts/setup, or `loupe models pull {REAL_CLIP}`",
             self.models.root().display()
+        )
+    }
+
+    /// Loads the models of a run: the one place a [`ModelSet`] is built.
+    pub fn load_models(&self, runtime: &Runtime, choice: &ModelChoice) -> Result<ModelSet> {
+        let name = self.choose_model(choice.clip.as_deref())?;
+        let clip = self.load_clip(runtime, &name)?;
+        let text = self.load_text(runtime, choice.text.as_deref())?;
+        let whisper = self.load_speech(choice.speech.as_deref())?;
+        let ocr = self.load_ocr(runtime, choice.ocr.as_deref())?;
+        Ok(ModelSet {
+            clip: Arc::new(clip),
+            text: text.map(Arc::new),
+            whisper,
+            ocr,
+        })
+    }
+
+    /// The index, read-only, with a searcher that encodes queries with the models it records
+    /// (hits link to the HTTP API's routes, as the server's do).
+    pub fn searcher(&self) -> Result<loupe_query::Searcher> {
+        let index = loupe_store::Index::open(&self.index, loupe_store::Access::Read)?;
+        let runtime = self.runtime()?;
+        let models = self.load_models(&runtime, &ModelChoice::for_query(index.meta()))?;
+        Ok(
+            loupe_query::Searcher::new(Arc::new(index), models.visual(), models.sentence())
+                .with_links(loupe_server::ApiLinks),
         )
     }
 

@@ -7,16 +7,19 @@ mod config;
 mod eval;
 mod models_cmd;
 mod output;
+mod progress;
+mod settings;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Subcommand};
 use config::Config;
-use loupe_schemas::{AssetId, AssetKind, Filters, Fusion, GroupBy, ImageQuery, SearchRequest};
+use loupe_schemas::{AssetId, AssetKind, ErrorCode, Filters, Fusion, GroupBy, ImageQuery, SearchRequest};
+use settings::{Flags, ProcessEnv, Settings};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(
     name = "loupe",
     version,
@@ -109,22 +112,38 @@ enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// The effective settings and where each came from.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print every setting with its value and its origin (default, file, env or flag; the
+    /// precedence is default < file < env < flag). API keys are masked.
+    Show(ShowArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ShowArgs {
+    #[command(flatten)]
+    file: settings::FileArgs,
+    #[command(flatten)]
+    server: settings::ServerFlags,
+    #[command(flatten)]
+    answer: settings::AnswerFlags,
 }
 
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
-    /// Port to listen on (0: any free port; the address is printed). Default 7878.
-    #[arg(long, env = "LOUPE_PORT")]
-    port: Option<u16>,
-    /// Address to listen on. Default 127.0.0.1; anything else needs an API key (LOUPE_API_KEY).
-    #[arg(long, env = "LOUPE_BIND")]
-    bind: Option<std::net::IpAddr>,
-    /// Server config file (TOML; keys as in the README). Default: ~/.config/loupe/server.toml if present.
-    #[arg(long, env = "LOUPE_CONFIG")]
-    config: Option<PathBuf>,
-    /// A folder `POST /v1/index` may add (repeatable), besides the index's own roots.
-    #[arg(long = "root")]
-    roots: Vec<PathBuf>,
+    #[command(flatten)]
+    file: settings::FileArgs,
+    #[command(flatten)]
+    server: settings::ServerFlags,
+    #[command(flatten)]
+    answer: settings::AnswerFlags,
 }
 
 #[derive(clap::Args, Debug)]
@@ -173,9 +192,9 @@ struct SearchArgs {
     /// Only videos and recordings at most this long (seconds).
     #[arg(long, value_name = "SECONDS")]
     max_duration: Option<f64>,
-    /// rrf or weighted.
-    #[arg(long, default_value = "rrf")]
-    fusion: String,
+    /// How the signals' rankings are combined.
+    #[arg(long, value_enum, default_value_t = FusionArg::Rrf)]
+    fusion: FusionArg,
     /// RRF's k.
     #[arg(long, default_value_t = 60)]
     rrf_k: u32,
@@ -191,16 +210,21 @@ struct SearchArgs {
     group_by: GroupBy,
 }
 
+/// `--fusion`: how the signals' rankings are combined.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FusionArg {
+    /// Reciprocal rank fusion (`--rrf-k`).
+    Rrf,
+    /// A weighted sum of the signals' scores (`--w-visual`, `--w-lexical`, `--w-text-dense`).
+    Weighted,
+}
+
 fn main() {
-    let cli = Cli::parse();
-    // The server logs each request at info; the other commands only warnings.
-    let default_filter = if matches!(cli.command, Command::Serve(_)) {
-        "info,qdrant_edge=error"
-    } else {
-        "warn,qdrant_edge=error"
-    };
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let log = settings::Log::resolve(&ProcessEnv, matches!(cli.command, Command::Serve(_)));
     let filter =
-        tracing_subscriber::EnvFilter::try_from_env("LOUPE_LOG").unwrap_or_else(|_| default_filter.into());
+        tracing_subscriber::EnvFilter::try_new(&log.filter).unwrap_or_else(|_| log.default_filter.into());
     // The server's logs go through a bounded buffer written by its own thread: a slow or stuck
     // stderr drops log lines instead of stalling requests. The guard flushes the rest on exit.
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -214,32 +238,29 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(writer);
     // Structured logs for collectors: one JSON object per line.
-    if std::env::var("LOUPE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if log.json {
         logs.json().init();
     } else {
         logs.init();
     }
     let json = cli.json;
-    if let Err(e) = run(cli) {
+    if let Err(e) = run(cli, &matches) {
         let code = error_code(&e);
         if json {
             let body = loupe_schemas::ErrorBody {
-                code: code.to_string(),
+                code,
                 message: format!("{e:#}"),
             };
             println!("{}", serde_json::to_string(&body).unwrap_or_default());
         }
         eprintln!("error: {e:#}");
         drop(flush_logs);
-        std::process::exit(if code == "bad_request" || code == "usage" {
-            2
-        } else {
-            1
-        });
+        std::process::exit(code.exit_code());
     }
 }
 
-fn error_code(e: &anyhow::Error) -> &'static str {
+/// The code of the first cause that has one; `error` when none does.
+fn error_code(e: &anyhow::Error) -> ErrorCode {
     for cause in e.chain() {
         if let Some(q) = cause.downcast_ref::<loupe_query::Error>() {
             return q.code();
@@ -250,18 +271,21 @@ fn error_code(e: &anyhow::Error) -> &'static str {
         if let Some(s) = cause.downcast_ref::<loupe_store::Error>() {
             return s.code();
         }
-        if let Some(loupe_indexer::Error::Store(s)) = cause.downcast_ref::<loupe_indexer::Error>() {
-            return s.code();
+        match cause.downcast_ref::<loupe_indexer::Error>() {
+            Some(loupe_indexer::Error::Store(s)) => return s.code(),
+            Some(loupe_indexer::Error::Model(_)) => return ErrorCode::ModelError,
+            _ => {}
         }
         if cause.downcast_ref::<loupe_models::Error>().is_some() {
-            return "model_error";
+            return ErrorCode::ModelError;
         }
     }
-    "error"
+    ErrorCode::Error
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let config = Config::resolve(cli.index, cli.models)?;
+fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
+    let settings = Settings::resolve(&Flags::from_cli(&cli, matches), &ProcessEnv)?;
+    let config = Config::from_settings(&settings);
     match cli.command {
         Command::Index {
             path,
@@ -291,14 +315,24 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Ocr { file, ocr_model } => cmd_ocr(&config, &file, ocr_model.as_deref(), cli.json),
         Command::Search(args) => cmd_search(&config, args, cli.json),
-        Command::Ask(args) => ask_cmd::run(&config, args, cli.json),
+        Command::Ask(args) => ask_cmd::run(&config, &settings.server.answer, args, cli.json),
         Command::Status { check, repair } => cmd_status(&config, check || repair, repair, cli.json),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
         Command::Bench(args) => bench::run(&config, args, cli.json),
         Command::Eval(args) => eval::run(&config, args, cli.json),
-        Command::Serve(args) => cmd_serve(&config, args),
+        Command::Serve(_) => cmd_serve(&config, settings.server),
         Command::Openapi => {
             print!("{}", loupe_schemas::openapi::document_text());
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Show(_),
+        } => {
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&settings.to_json())?);
+            } else {
+                print!("{}", settings.to_text());
+            }
             Ok(())
         }
     }
@@ -334,49 +368,54 @@ fn cmd_index(config: &Config, path: &std::path::Path, a: IndexArgs, json: bool) 
         .context("installing the Ctrl-C handler")?;
     }
     let runtime = config.runtime()?;
-    let name = config.choose_model(a.model.as_deref())?;
-    let model = config.load_clip(&runtime, &name)?;
-    if model.manifest.test_only {
+    let set = config.load_models(
+        &runtime,
+        &config::ModelChoice {
+            clip: a.model.clone(),
+            text: a.text_model.clone(),
+            speech: a.speech.speech_model.clone(),
+            ocr: a.ocr_model.clone(),
+        },
+    )?;
+    if set.clip.manifest.test_only {
         eprintln!(
             "note: indexing with '{}', a generated test model that only sees colours; install the real CLIP with `loupe models pull clip-vit-b-32`",
-            model.manifest.name
+            set.clip.manifest.name
         );
     }
-    let text = config.load_text(&runtime, a.text_model.as_deref())?;
-    let whisper = config.load_speech(a.speech.speech_model.as_deref())?;
-    let ocr = config.load_ocr(&runtime, a.ocr_model.as_deref())?;
-    if ocr.is_none() && a.ocr_model.is_none() {
+    if set.ocr.is_none() && a.ocr_model.is_none() {
         eprintln!(
             "note: no OCR model is installed; scanned pages and photos get no text (run scripts/setup)"
         );
     }
-    if whisper.is_none() && a.speech.speech_model.is_none() {
+    if set.whisper.is_none() && a.speech.speech_model.is_none() {
         eprintln!(
             "note: no Whisper model is installed; videos and recordings get no transcript (run scripts/setup)"
         );
     }
-    let models = config::index_models(&model, text.as_ref());
-    let index = loupe_store::Index::open_or_create(&config.index, &models)
+    let spec = config::index_models(&set);
+    let index = loupe_store::Index::open_or_create_with(&config.index, &spec, &config.store)
         .with_context(|| format!("opening index {}", config.index.display()))?;
-    let opts = loupe_indexer::Options {
+    // The library reports progress; the command draws it (nothing with --quiet or --json).
+    let bars = (!a.quiet && !json).then(|| Arc::new(progress::Bars::new()));
+    let mut opts = loupe_indexer::Options {
         batch_size: a.batch.max(1),
-        progress: !a.quiet && !json,
         photo_ocr: a.photo_ocr,
         ..Default::default()
     };
+    if let Some(b) = &bars {
+        opts.progress = b.clone();
+    }
     let decode = loupe_models::whisper::Decode {
         language: a.speech.language,
     };
-    let models = loupe_indexer::Models {
-        clip: &model,
-        text: text.as_ref(),
-        whisper: whisper.as_ref(),
-        ocr: ocr.as_ref(),
-        decode: &decode,
-    };
-    let report = loupe_indexer::index_path(&index, &models, path, &opts, &cancel)?;
-    let speech = whisper.as_ref().map_or_else(|| "none".to_string(), |w| w.id());
-    output::index_report(&report, &model.id(), &speech, json)?;
+    let models = loupe_indexer::Models::from_set(&set, &decode);
+    let report = loupe_indexer::index_path(&index, &models, path, &opts, &cancel);
+    if let Some(b) = &bars {
+        b.clear();
+    }
+    let report = report?;
+    output::index_report(&report, &set.clip.id(), &set.speech_id(), json)?;
     if report.interrupted {
         std::process::exit(130);
     }
@@ -399,16 +438,13 @@ fn parse_date(s: &str, end_of_day: bool) -> Result<i64> {
 }
 
 fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
-    let fusion = match a.fusion.as_str() {
-        "rrf" => Fusion::Rrf { k: a.rrf_k },
-        "weighted" => Fusion::Weighted {
+    let fusion = match a.fusion {
+        FusionArg::Rrf => Fusion::Rrf { k: a.rrf_k },
+        FusionArg::Weighted => Fusion::Weighted {
             visual: a.w_visual,
             lexical: a.w_lexical,
             text_dense: a.w_text_dense,
         },
-        other => bail!(loupe_query::Error::BadRequest(format!(
-            "--fusion must be rrf or weighted, not '{other}'"
-        ))),
     };
     let image = match (a.image, a.similar) {
         (Some(_), Some(_)) => bail!(loupe_query::Error::BadRequest(
@@ -453,38 +489,8 @@ fn cmd_search(config: &Config, a: SearchArgs, json: bool) -> Result<()> {
             "give a text query, --image FILE or --similar ASSET_ID".into()
         ));
     }
-    let (index, model, text) = open_for_query(config)?;
-    let encoders = loupe_query::Encoders {
-        clip: &model,
-        text: text.as_ref(),
-    };
-    let resp = loupe_query::search(&index, encoders, &req)?;
+    let resp = config.searcher()?.search(&req)?;
     output::search_response(&resp, json)
-}
-
-/// The index, read-only, with the models that encode queries for it.
-pub(crate) fn open_for_query(
-    config: &Config,
-) -> Result<(
-    loupe_store::Index,
-    loupe_models::ClipModel,
-    Option<loupe_models::TextEmbedder>,
-)> {
-    let index = loupe_store::Index::open(&config.index, loupe_store::Access::Read)?;
-    let runtime = config.runtime()?;
-    let model_name = index
-        .meta()
-        .visual_model
-        .split('@')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let model = config.load_clip(&runtime, &model_name)?;
-    let text = match &index.meta().text_model {
-        Some(t) => config.load_text(&runtime, t.split('@').next())?,
-        None => None,
-    };
-    Ok((index, model, text))
 }
 
 fn cmd_transcribe(
@@ -500,7 +506,7 @@ fn cmd_transcribe(
     let Some(whisper) = config.load_speech(a.speech_model.as_deref())? else {
         bail!("no Whisper model is installed (run scripts/setup, or name one with --speech-model)");
     };
-    loupe_indexer::video::probe(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    loupe_media::video::probe(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let decode = loupe_models::whisper::Decode { language: a.language };
     let started = std::time::Instant::now();
     let t = loupe_indexer::audio::transcribe_file(file, &whisper, &decode, &AtomicBool::new(false), &|_| {})
@@ -519,7 +525,7 @@ fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, jso
     let ocr = config.load_ocr(&runtime, ocr_model)?;
     let started = std::time::Instant::now();
     let mut pages = Vec::new();
-    let kind = loupe_indexer::kind_of(file);
+    let kind = loupe_media::kind_of(file);
     if kind == Some(loupe_schemas::AssetKind::Document) {
         let read =
             loupe_indexer::document::read_pdf(file, ocr.as_ref(), &AtomicBool::new(false), &mut |_, p| {
@@ -535,8 +541,8 @@ fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, jso
             bail!("no OCR model is installed (run scripts/setup, or name one with --ocr-model)");
         };
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let limits = loupe_indexer::DecodeLimits::default();
-        if loupe_indexer::document::tiff_pages(&bytes, &limits).is_ok_and(|n| n > 1) {
+        let limits = loupe_media::DecodeLimits::default();
+        if loupe_media::tiff::page_count(&bytes, &limits).is_ok_and(|n| n > 1) {
             let read = loupe_indexer::document::read_tiff(
                 &bytes,
                 &limits,
@@ -554,7 +560,7 @@ fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, jso
             let model = ocr.id();
             return output::pages(&pages, &model, started.elapsed().as_secs_f64(), json);
         }
-        let img = loupe_indexer::decode_image(&bytes, &loupe_indexer::DecodeLimits::default())
+        let img = loupe_media::decode_image(&bytes, &limits)
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         pages.push(
             loupe_indexer::document::read_image(ocr, &img.image.to_rgb8())
@@ -570,64 +576,13 @@ fn cmd_ocr(config: &Config, file: &std::path::Path, ocr_model: Option<&str>, jso
     output::pages(&pages, &model, started.elapsed().as_secs_f64(), json)
 }
 
-/// The server's settings: the config file, then the environment and flags over it.
-/// The config file: the one named, else ~/.config/loupe/server.toml when it exists.
-pub(crate) fn config_file(named: Option<&PathBuf>) -> Option<PathBuf> {
-    let default_file = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .map(|d| d.join("loupe/server.toml"));
-    match named {
-        Some(f) => Some(f.clone()),
-        None => default_file.filter(|f| f.is_file()),
-    }
-}
-
-/// The settings in the config file (see [`config_file`]), or the defaults when there is none.
-pub(crate) fn read_config_file(named: Option<&PathBuf>) -> Result<loupe_server::ServerConfig> {
-    match config_file(named) {
-        Some(f) => {
-            let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-            toml::from_str(&text).with_context(|| format!("{}", f.display()))
-        }
-        None => Ok(loupe_server::ServerConfig::default()),
-    }
-}
-
-fn server_config(a: &ServeArgs) -> Result<loupe_server::ServerConfig> {
-    let mut c = read_config_file(a.config.as_ref())?;
-    if let Some(p) = a.port {
-        c.port = p;
-    }
-    if let Some(b) = a.bind {
-        c.bind = b;
-    }
-    // The key comes from the environment (or the file), never from a flag that `ps` would show.
-    if let Ok(k) = std::env::var("LOUPE_API_KEY")
-        && !k.is_empty()
-    {
-        c.api_key = Some(k);
-    }
-    for r in &a.roots {
-        c.roots.push(
-            r.canonicalize()
-                .with_context(|| format!("--root {}", r.display()))?,
-        );
-    }
-    c.validate()?;
-    Ok(c)
-}
-
-fn cmd_serve(config: &Config, a: ServeArgs) -> Result<()> {
-    let server_config = server_config(&a)?;
+/// `loupe serve`: the settings (file, environment and flags, see `settings.rs`), refused when unsafe.
+fn cmd_serve(config: &Config, server_config: loupe_server::ServerConfig) -> Result<()> {
+    server_config.validate()?;
     let runtime = config.runtime()?;
-    let name = config.choose_model(None)?;
-    let clip = config.load_clip(&runtime, &name)?;
-    let text = config.load_text(&runtime, None)?;
-    let whisper = config.load_speech(None)?;
-    let ocr = config.load_ocr(&runtime, None)?;
-    let spec = config::index_models(&clip, text.as_ref());
-    let index = loupe_store::Index::open_or_create(&config.index, &spec)
+    let set = config.load_models(&runtime, &config::ModelChoice::default())?;
+    let spec = config::index_models(&set);
+    let index = loupe_store::Index::open_or_create_with(&config.index, &spec, &config.store)
         .with_context(|| format!("opening index {}", config.index.display()))?;
     let answerers = loupe_answer::config::build(&server_config.answer, &config.models)?;
     tracing::info!(
@@ -635,13 +590,7 @@ fn cmd_serve(config: &Config, a: ServeArgs) -> Result<()> {
         answerers.names().join(", "),
         answerers.default_name()
     );
-    let models = loupe_server::Models {
-        clip,
-        text,
-        whisper,
-        ocr,
-        answerers,
-    };
+    let models = loupe_server::Models { set, answerers };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -149,7 +149,7 @@ fn print_manifest(m: &ModelManifest, json: bool) -> Result<()> {
 
 fn list(config: &Config, json: bool) -> Result<()> {
     let installed = config.models.list()?;
-    let runtime = loupe_models::Runtime::locate(config.models_dir()).ok();
+    let runtime = config.onnxruntime_library().ok();
     if json {
         let v = serde_json::json!({
             "models_dir": config.models_dir(),

@@ -292,3 +292,28 @@ fn an_index_refuses_a_different_model() {
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["code"], "model_mismatch", "{body}");
 }
+
+/// The tokenizer scripts/setup builds from the real CLIP merges gives CLIP's ids. (Moved here from
+/// loupe-models' unit tests: it needs the installed test model, and library crates read no
+/// environment to find it.)
+#[test]
+fn clip_tokenizer_matches_openai_ids() {
+    use loupe_models::ClipTokenizer;
+    use loupe_models::clip::CONTEXT_LENGTH;
+    let dir = models_dir().join("tiny-clip-colour/text");
+    let t = ClipTokenizer::load(&dir).unwrap();
+    assert_eq!(
+        t.encode("a photo of a cat").unwrap(),
+        vec![49406, 320, 1125, 539, 320, 2368, 49407]
+    );
+    assert_eq!(t.encode("Red CAR!!").unwrap(), vec![49406, 736, 1615, 748, 49407]);
+    let long = "word ".repeat(200);
+    let ids = t.encode(&long).unwrap();
+    assert_eq!(ids.len(), CONTEXT_LENGTH);
+    assert_eq!(ids[0], 49406);
+    assert_eq!(ids[CONTEXT_LENGTH - 1], 49407);
+    let (ids, mask) = t.batch(&["red", "a photo of a cat"]).unwrap();
+    assert_eq!(ids.shape(), &[2, 7]);
+    assert_eq!(mask.row(0).sum(), 3);
+    assert_eq!(ids[[0, 5]], 49407, "padding is the end token");
+}

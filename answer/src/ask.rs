@@ -2,10 +2,9 @@
 
 use crate::evidence::{self, Evidence, GatherOptions};
 use crate::{Answerer, Error, Flow, GenOptions, Result, Task, cite, text};
-use loupe_query::Encoders;
+use loupe_query::Searcher;
 use loupe_schemas::answer::{AskRequest, AskResponse, AskTimings, Citation, NOT_FOUND};
 use loupe_schemas::llm::LlmTurn;
-use loupe_store::Index;
 use std::time::Instant;
 
 /// What an ask reports while it runs.
@@ -28,8 +27,7 @@ pub struct History {
 
 /// Answers `req` with `answerer`, streaming through `on_event`.
 pub fn ask(
-    index: &Index,
-    encoders: Encoders<'_>,
+    searcher: &Searcher,
     answerer: &dyn Answerer,
     req: &AskRequest,
     history: &History,
@@ -53,14 +51,7 @@ pub fn ask(
         budget_chars: answerer.evidence_budget(),
         images: answerer.vision(),
     };
-    let evidence = evidence::gather(
-        index,
-        encoders,
-        &questions,
-        req.image.as_ref(),
-        &req.filters,
-        &opts,
-    )?;
+    let evidence = evidence::gather(searcher, &questions, req.image.as_ref(), &req.filters, &opts)?;
     let retrieval_ms = ms(started);
     let mut citations: Vec<Citation> = evidence.iter().map(|e| e.citation(false, None)).collect();
     let withheld: Vec<String> = evidence

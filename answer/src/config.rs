@@ -25,6 +25,9 @@ pub struct AnswerConfig {
     /// Prompt style for the local model: `compact` (default; suits models under a few billion
     /// parameters) or `strict`.
     pub local_prompt: crate::prompt::Style,
+    /// The `loupe-llm` worker binary. Default: the `loupe` command's `LOUPE_LLM_WORKER`, else the
+    /// worker beside its executable, else `loupe-llm` on PATH.
+    pub local_worker: Option<std::path::PathBuf>,
     /// An OpenAI-compatible server; the `openai` answerer exists only when this is set.
     pub openai: Option<OpenAiConfig>,
 }
@@ -37,6 +40,7 @@ impl Default for AnswerConfig {
             local_ctx: 4096,
             local_threads: 0,
             local_prompt: crate::prompt::Style::Compact,
+            local_worker: None,
             openai: None,
         }
     }
@@ -77,6 +81,7 @@ pub fn build(cfg: &AnswerConfig, store: &ModelStore) -> Result<Answerers> {
         lc.n_ctx = cfg.local_ctx;
         lc.threads = cfg.local_threads;
         lc.prompt = cfg.local_prompt;
+        lc.worker = cfg.local_worker.clone();
         a.add_local(LocalModel::new(lc)?);
         a.set_default("local")?;
     }
@@ -87,4 +92,20 @@ pub fn build(cfg: &AnswerConfig, store: &ModelStore) -> Result<Answerers> {
         a.set_default(d)?;
     }
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AnswerConfig;
+
+    #[test]
+    fn file_keys_are_checked_and_default_when_absent() {
+        let c: AnswerConfig = serde_json::from_str(r#"{"local_worker": "/opt/loupe-llm"}"#).unwrap();
+        assert_eq!(
+            c.local_worker.as_deref(),
+            Some(std::path::Path::new("/opt/loupe-llm"))
+        );
+        assert_eq!(c.local_ctx, AnswerConfig::default().local_ctx);
+        assert!(serde_json::from_str::<AnswerConfig>(r#"{"local_wroker": "x"}"#).is_err());
+    }
 }

@@ -3,7 +3,7 @@
 use crate::text::{self, Passage};
 use crate::{Error, Result};
 use base64::Engine as _;
-use loupe_query::Encoders;
+use loupe_query::Searcher;
 use loupe_schemas::answer::Citation;
 use loupe_schemas::{AssetKind, Filters, GroupBy, Hit, ImageQuery, Locator, SearchRequest, Uuid};
 use loupe_store::Index;
@@ -11,6 +11,12 @@ use std::path::Path;
 
 /// Longest side of an evidence image handed to a vision model.
 pub const MAX_IMAGE_SIDE: u32 = 1568;
+
+/// Quality of the evidence JPEGs handed to a vision model.
+const JPEG_QUALITY: u8 = 85;
+
+/// Longest the frame of a video hit may take to cut (the thumbnail is used past it).
+const FRAME_LIMIT: loupe_media::TimeLimit = loupe_media::TimeLimit::fixed(std::time::Duration::from_secs(30));
 
 /// At most this many evidence images go to a vision model (each costs hundreds of tokens).
 pub const MAX_IMAGES: usize = 4;
@@ -122,8 +128,7 @@ pub struct GatherOptions {
 /// evidence is kept so follow-up questions can refer back), reads and trims the hits' text, screens
 /// it for instructions, and numbers the sources.
 pub fn gather(
-    index: &Index,
-    encoders: Encoders<'_>,
+    searcher: &Searcher,
     questions: &[&str],
     image: Option<&ImageQuery>,
     filters: &Filters,
@@ -132,6 +137,7 @@ pub fn gather(
     if opts.max_evidence == 0 {
         return Err(Error::BadRequest("max_evidence must be at least 1".into()));
     }
+    let index = searcher.index();
     let mut hits: Vec<Hit> = Vec::new();
     let cap = opts.max_evidence + 2 * questions.len().saturating_sub(1);
     for (i, q) in questions.iter().enumerate() {
@@ -158,7 +164,7 @@ pub fn gather(
         req.filters = filters.clone();
         req.score_threshold = opts.score_threshold;
         req.group_by = GroupBy::Moment;
-        for h in loupe_query::search(index, encoders, &req)?.hits {
+        for h in searcher.search(&req)?.hits {
             if hits.len() < cap && !hits.iter().any(|k| k.segment.id == h.segment.id) {
                 hits.push(h);
             }
@@ -254,19 +260,25 @@ pub fn gather(
 /// Recordings have none.
 pub fn evidence_image(index: &Index, h: &Hit) -> std::result::Result<Option<String>, String> {
     let path = Path::new(&h.asset.path);
-    let limits = loupe_models::media::DecodeLimits::default();
+    let limits = loupe_media::DecodeLimits::default();
     let read_file = |p: &Path| -> std::result::Result<image::DynamicImage, String> {
         let bytes = std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
-        Ok(loupe_models::media::decode_image(&bytes, &limits)?.image)
+        Ok(loupe_media::decode_image(&bytes, &limits)?.image)
     };
     let img = match (&h.segment.locator, h.asset.kind) {
         (Locator::Span { .. }, _) | (_, AssetKind::Audio) => return Ok(None),
         (Locator::Whole, _) => read_file(path),
-        (Locator::Page { page, .. }, _) if is_pdf(path) => {
-            loupe_indexer::pdf::render(path, *page, MAX_IMAGE_SIDE).map(image::DynamicImage::ImageRgb8)
+        (Locator::Page { page, .. }, _) if loupe_media::is_pdf(path) => {
+            loupe_media::pdf::render(path, *page, MAX_IMAGE_SIDE)
+                .map(image::DynamicImage::ImageRgb8)
+                .map_err(|e| e.to_string())
         }
         (Locator::Page { page: 1, .. }, _) => read_file(path),
-        (Locator::Shot { keyframe, .. }, _) => video_frame(path, *keyframe),
+        (Locator::Shot { keyframe, .. }, _) => {
+            loupe_media::video::frame_at(path, *keyframe, MAX_IMAGE_SIDE, FRAME_LIMIT)
+                .map(image::DynamicImage::ImageRgb8)
+                .map_err(|e| e.to_string())
+        }
         _ => Err("no renderer".into()),
     };
     let img = match img {
@@ -288,27 +300,6 @@ pub fn evidence_image(index: &Index, h: &Hit) -> std::result::Result<Option<Stri
     } else {
         img
     };
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-        .encode_image(&img.to_rgb8())
-        .map_err(|e| e.to_string())?;
+    let jpeg = loupe_media::encode_jpeg(&img.to_rgb8(), JPEG_QUALITY)?;
     Ok(Some(base64::engine::general_purpose::STANDARD.encode(jpeg)))
-}
-
-fn is_pdf(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"))
-}
-
-/// One frame of a video at `t` seconds (ffmpeg, PNG on a pipe).
-fn video_frame(path: &Path, t: f64) -> std::result::Result<image::DynamicImage, String> {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-ss", &format!("{t:.3}"), "-i"])
-        .arg(path)
-        .args(["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"])
-        .output()
-        .map_err(|e| format!("running ffmpeg: {e}"))?;
-    if !out.status.success() || out.stdout.is_empty() {
-        return Err(format!("ffmpeg: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    image::load_from_memory(&out.stdout).map_err(|e| e.to_string())
 }

@@ -28,6 +28,7 @@ pub mod openai;
 pub mod prompt;
 pub mod text;
 
+use loupe_schemas::ErrorCode;
 use loupe_schemas::llm::{FinishReason, LlmTurn, Usage};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,15 +50,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable machine-readable code for the HTTP API.
-    pub fn code(&self) -> &'static str {
+    /// A stable machine-readable code, the same on the command line and over HTTP.
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Query(e) => e.code(),
-            Self::Store(_) => "internal",
-            Self::BadRequest(_) => "bad_request",
-            Self::NoAnswerer { .. } => "bad_request",
-            Self::Local(_) | Self::Remote { .. } => "answerer_failed",
-            Self::Config(_) => "config",
+            Self::Store(e) => e.code(),
+            Self::BadRequest(_) | Self::NoAnswerer { .. } => ErrorCode::BadRequest,
+            Self::Local(_) | Self::Remote { .. } => ErrorCode::AnswererFailed,
+            Self::Config(_) => ErrorCode::Config,
         }
     }
 }

@@ -25,7 +25,8 @@ pub struct LocalConfig {
     pub n_ctx: u32,
     /// CPU threads (0 = all).
     pub threads: usize,
-    /// The worker binary; default: `loupe-llm` next to the running executable, else on PATH.
+    /// The worker binary; default: `loupe-llm` on PATH. (The `loupe` command resolves it from
+    /// `LOUPE_LLM_WORKER`, its config file or its own folder; this crate reads no environment.)
     pub worker: Option<PathBuf>,
     pub prompt: crate::prompt::Style,
 }
@@ -46,25 +47,23 @@ impl LocalConfig {
     }
 }
 
-/// The worker binary to run.
+/// The worker binary to run: the configured one, else `loupe-llm` on PATH.
 pub fn worker_binary(configured: Option<&Path>) -> PathBuf {
-    if let Some(p) = configured {
-        return p.to_path_buf();
-    }
-    if let Ok(p) = std::env::var("LOUPE_LLM_WORKER") {
-        return PathBuf::from(p);
-    }
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        for d in [Some(dir), dir.parent()] {
-            let cand = d.map(|d| d.join("loupe-llm"));
-            if let Some(c) = cand.filter(|c| c.is_file()) {
-                return c;
-            }
-        }
-    }
-    PathBuf::from("loupe-llm")
+    configured.map_or_else(|| PathBuf::from(WORKER_NAME), Path::to_path_buf)
+}
+
+/// The worker's file name (`cargo build -p loupe-llm` puts it next to `loupe`).
+pub const WORKER_NAME: &str = "loupe-llm";
+
+/// Where a worker built with the `loupe` binary lies: `loupe-llm` in the folder of `exe`, or in
+/// the folder above it (`target/debug/deps/..` in tests). None when neither exists.
+pub fn worker_beside(exe: &Path) -> Option<PathBuf> {
+    let dir = exe.parent()?;
+    [Some(dir), dir.parent()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(WORKER_NAME))
+        .find(|c| c.is_file())
 }
 
 struct Worker {

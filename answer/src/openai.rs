@@ -16,8 +16,10 @@ pub struct OpenAiConfig {
     /// Base URL up to and including `/v1` (e.g. `https://api.openai.com/v1`, `http://localhost:8080/v1`).
     pub base_url: String,
     pub model: String,
-    /// The API key; else read from the environment variable named by `api_key_env`.
+    /// The API key. When the config file has none, the `loupe` command fills it from the
+    /// environment variable named by `api_key_env` (this crate reads no environment).
     pub api_key: Option<String>,
+    /// The environment variable that holds the key (default `OPENAI_API_KEY`).
     pub api_key_env: String,
     /// Whether the model takes images (sent as `data:` URLs).
     pub vision: bool,
@@ -68,11 +70,7 @@ impl OpenAi {
         if cfg.timeout_s.is_nan() || cfg.timeout_s <= 0.0 {
             return Err(Error::Config("openai timeout_s must be above 0".into()));
         }
-        let key = cfg
-            .api_key
-            .clone()
-            .or_else(|| std::env::var(&cfg.api_key_env).ok())
-            .filter(|k| !k.is_empty());
+        let key = cfg.api_key.clone().filter(|k| !k.is_empty());
         let t = Some(Duration::from_secs_f64(cfg.timeout_s));
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

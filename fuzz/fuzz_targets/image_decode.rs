@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loupe_models::media::{DecodeLimits, decode_image};
+use loupe_media::{DecodeLimits, decode_image};
 
 fuzz_target!(|data: &[u8]| {
     let limits = DecodeLimits {

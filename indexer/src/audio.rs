@@ -1,4 +1,4 @@
-//! Sound: the audio track of a video or a recording -> 16 kHz mono (ffmpeg) -> voice activity
+//! Sound: the audio track of a video or a recording -> 16 kHz mono ([`loupe_media::audio`]) -> voice activity
 //! detection -> Whisper -> transcript segments with word times.
 //!
 //! Memory stays bounded for any length: ffmpeg streams samples through a pipe; an energy detector
@@ -16,12 +16,13 @@
 use loupe_models::whisper::{Decode, SAMPLE_RATE, Whisper};
 use loupe_schemas::{Transcript, TranscriptSegment};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const RATE: f64 = SAMPLE_RATE as f64;
+// The samples ffmpeg gives are the samples Whisper reads.
+const _: () = assert!(SAMPLE_RATE as u64 == loupe_media::audio::SAMPLE_RATE as u64);
 /// Analysis frame: 30 ms.
 const FRAME: usize = 480;
 /// Sound kept before the first loud frame of a stretch.
@@ -276,83 +277,6 @@ fn secs(s: f64) -> usize {
     (s * RATE) as usize
 }
 
-/// Streams a file's first audio track as 16 kHz mono f32 samples through `ffmpeg`, in blocks.
-/// Returns the number of samples read. A decoding error after some audio was read is reported
-/// as `Ok` with `Some(reason)`, so what could be read is kept.
-pub fn stream_pcm(
-    path: &Path,
-    mut on_block: impl FnMut(&[f32]) -> Result<(), String>,
-) -> Result<(u64, Option<String>), String> {
-    let mut child = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", "16000", "-f", "f32le", "-",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run ffmpeg (install Debian's ffmpeg package): {e}"))?;
-    let mut stderr = child.stderr.take();
-    let errs = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.take(64 * 1024).read_to_string(&mut s);
-        }
-        s
-    });
-    let mut out = child.stdout.take().ok_or("ffmpeg has no output pipe")?;
-    let mut buf = vec![0u8; 1 << 16];
-    let mut carry: Vec<u8> = Vec::new();
-    let mut samples = Vec::with_capacity(buf.len() / 4);
-    let mut total = 0u64;
-    let mut failure: Option<String> = None;
-    loop {
-        let n = match out.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                failure = Some(format!("reading ffmpeg output: {e}"));
-                break;
-            }
-        };
-        carry.extend_from_slice(&buf[..n]);
-        let whole = carry.len() / 4 * 4;
-        samples.clear();
-        samples.extend(
-            carry[..whole]
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
-        carry.drain(..whole);
-        total += samples.len() as u64;
-        if let Err(e) = on_block(&samples) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
-        }
-    }
-    drop(out);
-    let status = child.wait().map_err(|e| format!("ffmpeg: {e}"))?;
-    let err_text = errs.join().unwrap_or_default();
-    if !status.success() || failure.is_some() {
-        let first = err_text
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("unknown error")
-            .trim()
-            .to_string();
-        let reason = failure.unwrap_or_else(|| format!("ffmpeg could not decode the sound: {first}"));
-        if total == 0 {
-            return Err(reason);
-        }
-        return Ok((total, Some(reason)));
-    }
-    Ok((total, None))
-}
-
 /// What transcribing a file gave, plus a warning when only part of the sound could be read.
 #[derive(Debug, Clone, Default)]
 pub struct Transcribed {
@@ -408,14 +332,23 @@ pub fn transcribe_file(
         }
         Ok(())
     };
-    let (total, warning) = stream_pcm(path, |block| {
+    // Sound comes from loupe-media's ffmpeg pipe; a failure of ours (a model error, a cancel) stops it.
+    let mut failed: Option<String> = None;
+    let streamed = loupe_media::audio::stream_pcm(path, loupe_media::TimeLimit::default(), |block| {
         seg.push(block);
         for chunk in seg.take_ready() {
-            run(chunk, &mut segments)?;
+            if let Err(e) = run(chunk, &mut segments) {
+                failed = Some(e);
+                return ControlFlow::Break(());
+            }
         }
         progress(seg.pos as f64 / RATE);
-        Ok(())
+        ControlFlow::Continue(())
     })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let (total, warning) = (streamed.samples, streamed.warning.map(|w| w.to_string()));
     seg.finish();
     for chunk in seg.take_ready() {
         run(chunk, &mut segments)?;

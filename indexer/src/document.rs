@@ -7,10 +7,9 @@
 //! decodes them one page at a time. Photos and single scans stored as images go through
 //! [`read_image`] (OCR only).
 
-use crate::pdf;
 use image::RgbImage;
+use loupe_media::{DecodeLimits, pdf};
 use loupe_models::Ocr;
-use loupe_models::media::DecodeLimits;
 use loupe_schemas::{PageText, TextSource};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +68,11 @@ pub fn turn(img: &RgbImage, degrees: u32) -> RgbImage {
     }
 }
 
+/// A page rendered by poppler; its failure is a per-page reason.
+fn render(path: &Path, page: u32, long_side: u32) -> Result<RgbImage, String> {
+    pdf::render(path, page, long_side).map_err(|e| e.to_string())
+}
+
 /// Reads a PDF page by page, calling `on_page` for each (in order). Per-page problems are
 /// collected; a file that cannot be opened at all is an error.
 pub fn read_pdf(
@@ -98,11 +102,11 @@ pub fn read_pdf(
                 .find(|p| p.page == page)
                 .filter(|p| alnum_chars(&p.text) >= MIN_LAYER_CHARS);
             let result = match (from_layer, ocr) {
-                (Some(text), _) => pdf::render(path, page, SMALL_RENDER).map(|image| Page {
+                (Some(text), _) => render(path, page, SMALL_RENDER).map(|image| Page {
                     text: text.clone(),
                     image,
                 }),
-                (None, Some(ocr)) => pdf::render(path, page, OCR_RENDER).and_then(|big| {
+                (None, Some(ocr)) => render(path, page, OCR_RENDER).and_then(|big| {
                     let size = layer
                         .iter()
                         .find(|p| p.page == page)
@@ -114,7 +118,7 @@ pub fn read_pdf(
                     })
                 }),
                 // No text layer and no OCR model: the page is still found by how it looks.
-                (None, None) => pdf::render(path, page, SMALL_RENDER).map(|image| {
+                (None, None) => render(path, page, SMALL_RENDER).map(|image| {
                     let (width, height) = layer
                         .iter()
                         .find(|p| p.page == page)
@@ -149,82 +153,6 @@ pub fn read_image(ocr: &Ocr, img: &RgbImage) -> Result<PageText, String> {
     Ok(read.to_page_text(1, (img.width() as f32, img.height() as f32)))
 }
 
-/// Most pages read from one TIFF (a loop in its directory chain ends here).
-const MAX_TIFF_PAGES: u32 = 100_000;
-
-/// A TIFF file's decoder, or why it cannot be read.
-fn tiff_decoder<'a>(
-    bytes: &'a [u8],
-    limits: &DecodeLimits,
-) -> Result<tiff::decoder::Decoder<std::io::Cursor<&'a [u8]>>, String> {
-    let mut tl = tiff::decoder::Limits::default();
-    tl.decoding_buffer_size = usize::try_from(limits.max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
-    tiff::decoder::Decoder::new(std::io::Cursor::new(bytes))
-        .map(|d| d.with_limits(tl))
-        .map_err(|e| format!("not a readable TIFF: {e}"))
-}
-
-/// Number of pages in a TIFF (images in its chain of directories). A directory that cannot be
-/// read is counted and ends the count, so a cut-off file reports the page it lost.
-pub fn tiff_pages(bytes: &[u8], limits: &DecodeLimits) -> Result<u32, String> {
-    let mut d = tiff_decoder(bytes, limits)?;
-    let mut n = 1;
-    while d.more_images() && n < MAX_TIFF_PAGES {
-        n += 1;
-        if d.next_image().is_err() {
-            break;
-        }
-    }
-    Ok(n)
-}
-
-/// One decoded TIFF page as RGB (bilevel, grey, RGB and RGBA; 8 or 16 bits).
-fn tiff_rgb(
-    d: &mut tiff::decoder::Decoder<std::io::Cursor<&[u8]>>,
-    limits: &DecodeLimits,
-) -> Result<RgbImage, String> {
-    use tiff::ColorType as C;
-    use tiff::decoder::DecodingResult as D;
-    let (w, h) = d.dimensions().map_err(|e| e.to_string())?;
-    if w == 0 || h == 0 || w.max(h) > limits.max_side || u64::from(w) * u64::from(h) > limits.max_pixels {
-        return Err(format!("page is {w}x{h} pixels, over the limits"));
-    }
-    let ct = d.colortype().map_err(|e| e.to_string())?;
-    let data = d.read_image().map_err(|e| e.to_string())?;
-    let (wu, n) = (w as usize, w as usize * h as usize);
-    let short = || format!("page data is shorter than {w}x{h} pixels");
-    let from = |f: &dyn Fn(usize) -> [u8; 3]| {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb(f(y as usize * wu + x as usize)))
-    };
-    let img = match (ct, data) {
-        (C::Gray(1), D::U8(v)) => {
-            let stride = wu.div_ceil(8);
-            if v.len() < stride * h as usize {
-                return Err(short());
-            }
-            RgbImage::from_fn(w, h, |x, y| {
-                let bit = (v[y as usize * stride + x as usize / 8] >> (7 - x % 8)) & 1;
-                image::Rgb([if bit == 1 { 255 } else { 0 }; 3])
-            })
-        }
-        (C::Gray(8), D::U8(v)) if v.len() >= n => from(&|i| [v[i]; 3]),
-        (C::Gray(16), D::U16(v)) if v.len() >= n => from(&|i| [(v[i] >> 8) as u8; 3]),
-        (C::GrayA(8), D::U8(v)) if v.len() >= 2 * n => from(&|i| [v[2 * i]; 3]),
-        (C::RGB(8), D::U8(v)) if v.len() >= 3 * n => from(&|i| [v[3 * i], v[3 * i + 1], v[3 * i + 2]]),
-        (C::RGB(16), D::U16(v)) if v.len() >= 3 * n => from(&|i| {
-            [
-                (v[3 * i] >> 8) as u8,
-                (v[3 * i + 1] >> 8) as u8,
-                (v[3 * i + 2] >> 8) as u8,
-            ]
-        }),
-        (C::RGBA(8), D::U8(v)) if v.len() >= 4 * n => from(&|i| [v[4 * i], v[4 * i + 1], v[4 * i + 2]]),
-        (C::Gray(_) | C::GrayA(_) | C::RGB(_) | C::RGBA(_), _) => return Err(short()),
-        (ct, _) => return Err(format!("TIFF colour type {ct:?} is not supported")),
-    };
-    Ok(img)
-}
-
 /// Reads a multi-page TIFF page by page, calling `on_page` for each. Pages are OCR'd (a TIFF has
 /// no text layer); without an OCR model they are still found by how they look.
 pub fn read_tiff(
@@ -234,8 +162,8 @@ pub fn read_tiff(
     cancel: &AtomicBool,
     on_page: &mut dyn FnMut(u32, Page) -> Result<(), String>,
 ) -> Result<Read, String> {
-    let pages = tiff_pages(bytes, limits)?;
-    let mut d = tiff_decoder(bytes, limits)?;
+    let pages = loupe_media::tiff::page_count(bytes, limits)?;
+    let mut d = loupe_media::tiff::Pages::open(bytes, limits)?;
     let mut failed_pages = Vec::new();
     let mut page_size = (0.0, 0.0);
     for page in 1..=pages {
@@ -243,14 +171,14 @@ pub fn read_tiff(
             return Err(INTERRUPTED.into());
         }
         if page > 1
-            && let Err(e) = d.next_image()
+            && let Err(e) = d.next_page()
         {
             for p in page..=pages {
                 failed_pages.push((p, format!("page directory cannot be read: {e}")));
             }
             break;
         }
-        let result = tiff_rgb(&mut d, limits).and_then(|img| {
+        let result = d.rgb().map_err(|e| e.to_string()).and_then(|img| {
             let size = (img.width() as f32, img.height() as f32);
             if page == 1 {
                 page_size = size;

@@ -1,6 +1,6 @@
-//! Videos: probe with `ffprobe`, sample frames with `ffmpeg` (the system binaries from Debian's
-//! `ffmpeg` package, never a downloaded one), split into shots with a colour-histogram difference of
-//! our own, and pick one representative keyframe per shot.
+//! Videos: probed and sampled through [`loupe_media::video`] (`ffprobe`, an ffmpeg frame pipe),
+//! split into shots with a colour-histogram difference of our own, and one representative keyframe
+//! picked per shot.
 //!
 //! Frames are sampled at a fixed rate (4 fps for clips up to 10 minutes, fewer for longer files) and
 //! scaled so the short side is 224 px, which is what CLIP preprocessing needs; rotation is applied by
@@ -9,78 +9,8 @@
 //! Keyframes avoid blank (near-black or near-white, flat) frames when the shot has anything else.
 
 use image::RgbImage;
-use std::io::Read;
+use loupe_media::video::Probe;
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-/// What `ffprobe` says about a file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
-    pub duration_s: f64,
-    /// Display size (after rotation) of the first video stream.
-    pub video: Option<(u32, u32)>,
-    pub has_audio: bool,
-    /// `creation_time` tag, as given (usually RFC 3339).
-    pub creation_time: Option<String>,
-}
-
-/// Runs `ffprobe` on a file.
-pub fn probe(path: &Path) -> Result<Probe, String> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ])
-        .arg(path)
-        .output()
-        .map_err(|e| format!("cannot run ffprobe (install Debian's ffmpeg package): {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let first = err.lines().next().unwrap_or("unreadable media").trim();
-        return Err(format!("not a readable video or audio file: {first}"));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("ffprobe printed something unexpected: {e}"))?;
-    let streams = v["streams"].as_array().cloned().unwrap_or_default();
-    let num = |x: &serde_json::Value| -> Option<f64> {
-        x.as_f64().or_else(|| x.as_str().and_then(|s| s.parse().ok()))
-    };
-    let video = streams
-        .iter()
-        .find(|s| s["codec_type"] == "video" && s["disposition"]["attached_pic"].as_i64() != Some(1))
-        .and_then(|s| {
-            let (w, h) = (s["width"].as_u64()? as u32, s["height"].as_u64()? as u32);
-            let rotation = s["side_data_list"]
-                .as_array()
-                .and_then(|l| l.iter().find_map(|d| num(&d["rotation"])))
-                .or_else(|| num(&s["tags"]["rotate"]))
-                .unwrap_or(0.0);
-            let quarter = ((rotation / 90.0).round() as i64).rem_euclid(2) == 1;
-            Some(if quarter { (h, w) } else { (w, h) })
-        })
-        .filter(|&(w, h)| w > 0 && h > 0);
-    let has_audio = streams.iter().any(|s| s["codec_type"] == "audio");
-    if video.is_none() && !has_audio {
-        return Err("no video or audio stream".into());
-    }
-    let duration_s = num(&v["format"]["duration"])
-        .or_else(|| streams.iter().find_map(|s| num(&s["duration"])))
-        .unwrap_or(0.0);
-    let creation_time = v["format"]["tags"]["creation_time"]
-        .as_str()
-        .or_else(|| streams.iter().find_map(|s| s["tags"]["creation_time"].as_str()))
-        .map(str::to_string);
-    Ok(Probe {
-        duration_s,
-        video,
-        has_audio,
-        creation_time,
-    })
-}
 
 /// Knobs of shot detection.
 #[derive(Debug, Clone)]
@@ -266,54 +196,22 @@ pub fn shots(path: &Path, probe: &Probe, params: &ShotParams) -> Result<Vec<Shot
         )
     };
     let fps = sample_fps(probe.duration_s);
-    let mut child = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(path)
-        .args(["-map", "0:v:0", "-an", "-sn", "-vf"])
-        .arg(format!("fps={fps},scale={ow}:{oh}:flags=bicubic"))
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run ffmpeg (install Debian's ffmpeg package): {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("ffmpeg gave no output pipe")?;
-    let frame_bytes = (ow * oh * 3) as usize;
     let mut det = ShotDetector::new(params.clone());
-    let mut buf = vec![0u8; frame_bytes];
-    let mut i = 0u64;
-    loop {
-        match stdout.read_exact(&mut buf) {
-            Ok(()) => {
-                let img = RgbImage::from_raw(ow, oh, buf.clone()).ok_or("frame size mismatch")?;
-                det.push(i as f64 / fps, img);
-                i += 1;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(format!("reading frames from ffmpeg: {e}")),
-        }
+    let sampled = loupe_media::video::frames(
+        path,
+        fps,
+        (ow, oh),
+        loupe_media::TimeLimit::default(),
+        |t, img| {
+            det.push(t, img);
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(w) = &sampled.warning {
+        tracing::warn!("{}: {w}", path.display());
     }
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let status = child.wait().map_err(|e| format!("ffmpeg: {e}"))?;
-    if i == 0 {
-        let why = stderr
-            .lines()
-            .next()
-            .unwrap_or("no frames could be decoded")
-            .trim()
-            .to_string();
-        return Err(format!("no video frames decoded: {why}"));
-    }
-    if !status.success() {
-        tracing::warn!(
-            "ffmpeg reported errors on {} after {i} frames: {}",
-            path.display(),
-            stderr.trim()
-        );
-    }
-    Ok(det.finish(probe.duration_s.max(i as f64 / fps)))
+    Ok(det.finish(probe.duration_s.max(sampled.frames as f64 / fps)))
 }
 
 #[cfg(test)]

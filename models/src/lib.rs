@@ -12,8 +12,9 @@
 //! - [`whisper`]: speech recognition with Whisper through whisper.cpp, with word times.
 //! - [`ocr`]: reading text in images (PP-OCR det/cls/rec through ONNX Runtime): lines and words with
 //!   boxes, in reading order, pages turned upright.
-//! - [`media`]: safe image decoding (limits against decompression bombs, EXIF orientation and date),
-//!   shared by the indexer and by image queries.
+//! - [`embed`]: the traits the query side encodes through ([`VisualEmbedder`], [`SentenceEmbedder`]),
+//!   implemented by the real models and by [`fake::FakeEmbedder`] (deterministic, model-free, for tests).
+//! - [`ModelSet`]: the loaded models of a process as one value, built once by the `loupe` command.
 //! - [`pull`]: `loupe models pull`: fetch from pinned Hugging Face repositories (sha256-checked) or install
 //!   from a local folder for air-gapped sites.
 //!
@@ -21,17 +22,21 @@
 //! Nothing here touches the network unless [`pull::pull_http`] is called.
 
 pub mod clip;
-pub mod media;
+pub mod embed;
+pub mod fake;
 pub mod ocr;
 pub mod pull;
 mod runtime;
+mod set;
 mod store;
 pub mod text;
 pub mod whisper;
 
 pub use clip::{ClipImageEncoder, ClipModel, ClipTextEncoder, ClipTokenizer, Preprocessor};
+pub use embed::{SentenceEmbedder, VisualEmbedder};
 pub use ocr::Ocr;
 pub use runtime::Runtime;
+pub use set::ModelSet;
 pub use store::{MANIFEST_FILE, ModelStore, read_manifest, sha256_file, write_manifest};
 pub use text::TextEmbedder;
 pub use whisper::Whisper;

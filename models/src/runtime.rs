@@ -18,20 +18,10 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Finds the ONNX Runtime shared library: `ORT_DYLIB_PATH` if set, else
-    /// `<models>/runtime/libonnxruntime.so*` as `scripts/setup` installs it.
+    /// Finds the ONNX Runtime shared library: `<models>/runtime/libonnxruntime.so*` as
+    /// `scripts/setup` installs it. (The `loupe` command checks `ORT_DYLIB_PATH` first; this crate
+    /// reads no environment.)
     pub fn locate(models_dir: &Path) -> Result<PathBuf> {
-        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
-            let p = PathBuf::from(p);
-            return if p.is_file() {
-                Ok(p)
-            } else {
-                Err(Error::RuntimeMissing(format!(
-                    "ORT_DYLIB_PATH={} is not a file",
-                    p.display()
-                )))
-            };
-        }
         let dir = models_dir.join("runtime");
         let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map(|rd| {

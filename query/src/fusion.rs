@@ -120,5 +120,85 @@ mod tests {
     #[test]
     fn empty_lists_fuse_to_nothing() {
         assert!(fuse(&[], &Fusion::default()).is_empty());
+        assert!(fuse(&[(Signal::Visual, vec![])], &Fusion::Rrf { k: 60 }).is_empty());
+    }
+
+    #[test]
+    fn rrf_scores_are_reciprocal_ranks_and_k_flattens_them() {
+        let lists = vec![(Signal::Visual, list(&[(1, 0.9), (2, 0.8)]))];
+        let f = fuse(&lists, &Fusion::Rrf { k: 60 });
+        assert_eq!(f[0].score, 1.0 / 61.0);
+        assert_eq!(f[1].score, 1.0 / 62.0);
+        let f = fuse(&lists, &Fusion::Rrf { k: 0 });
+        assert_eq!((f[0].score, f[1].score), (1.0, 0.5));
+    }
+
+    #[test]
+    fn ties_break_by_segment_id_whatever_the_input_order() {
+        // Each is first in one list: equal RRF scores.
+        let a = vec![
+            (Signal::Visual, list(&[(7, 0.9)])),
+            (Signal::Lexical, list(&[(3, 2.0)])),
+            (Signal::TextDense, list(&[(5, 0.5)])),
+        ];
+        let mut b = a.clone();
+        b.reverse();
+        let ids = |lists: &[(Signal, Vec<Ranked>)]| -> Vec<Uuid> {
+            fuse(lists, &Fusion::Rrf { k: 60 })
+                .into_iter()
+                .map(|f| f.segment_id)
+                .collect()
+        };
+        assert_eq!(ids(&a), vec![id(3).0, id(5).0, id(7).0]);
+        assert_eq!(ids(&a), ids(&b));
+    }
+
+    #[test]
+    fn weighted_normalises_each_list_and_a_flat_list_counts_fully() {
+        let lists = vec![
+            (Signal::Visual, list(&[(1, 0.9), (2, 0.5), (3, 0.1)])),
+            // One candidate: no spread to normalise, it counts as the top.
+            (Signal::TextDense, list(&[(3, 0.4)])),
+        ];
+        let f = fuse(
+            &lists,
+            &Fusion::Weighted {
+                visual: 1.0,
+                lexical: 9.0,
+                text_dense: 0.25,
+            },
+        );
+        let score = |n: u8| f.iter().find(|x| x.segment_id == id(n).0).unwrap().score;
+        assert!((score(1) - 1.0).abs() < 1e-6);
+        assert!((score(2) - 0.5).abs() < 1e-6);
+        assert!(
+            (score(3) - 0.25).abs() < 1e-6,
+            "0 from visual + 0.25 * 1 from text"
+        );
+        // Raw scores and ranks are kept per signal.
+        let three = f.iter().find(|x| x.segment_id == id(3).0).unwrap();
+        assert_eq!(
+            three.signals,
+            vec![(Signal::Visual, 3, 0.1), (Signal::TextDense, 1, 0.4)]
+        );
+    }
+
+    #[test]
+    fn a_zero_weight_silences_a_signal_but_keeps_its_ranks() {
+        let lists = vec![
+            (Signal::Visual, list(&[(1, 0.9), (2, 0.1)])),
+            (Signal::Lexical, list(&[(2, 5.0)])),
+        ];
+        let f = fuse(
+            &lists,
+            &Fusion::Weighted {
+                visual: 1.0,
+                lexical: 0.0,
+                text_dense: 1.0,
+            },
+        );
+        assert_eq!(f[0].segment_id, id(1).0);
+        assert_eq!(f[1].score, 0.0);
+        assert_eq!(f[1].signals.len(), 2);
     }
 }

@@ -9,12 +9,14 @@
 
 pub mod answer;
 pub mod api;
+pub mod error;
 pub mod llm;
 pub mod openapi;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use error::ErrorCode;
 pub use uuid::Uuid;
 
 /// What kind of media an asset is.
@@ -688,8 +690,8 @@ pub struct ModelFile {
 /// The one error shape every JSON output uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
-    /// Stable machine-readable code, e.g. `model_mismatch`.
-    pub code: String,
+    /// Stable machine-readable code, e.g. `model_mismatch` (one of `ErrorCode`).
+    pub code: ErrorCode,
     pub message: String,
 }
 

@@ -3,33 +3,61 @@
 
 use crate::answer::{AskRequest, AskResponse, Citation};
 use crate::api::{AssetDetail, IndexJobRequest, Job, ServerStatus};
-use crate::{ErrorBody, SearchRequest, SearchResponse};
+use crate::{ErrorBody, ErrorCode, SearchRequest, SearchResponse};
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-/// Every error status the API uses, with the JSON error body.
-fn error_responses(codes: &[u16], error_ref: &Value) -> serde_json::Map<String, Value> {
+/// Every error status the API uses, with the JSON error body and the codes that answer with it.
+fn error_responses(statuses: &[u16], error_ref: &Value) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
-    for c in codes {
-        let what = match c {
-            400 => "Bad request (code `bad_request`, `bad_image`, `model_mismatch`...)",
-            401 => "Missing or wrong API key (code `unauthorized`)",
-            403 => "The file is outside the indexed roots (code `forbidden`)",
-            404 => "No such asset, segment, thumbnail or job (code `not_found`)",
-            409 => "The index is being written by another process (code `index_busy`)",
-            413 => "Upload too large (code `too_large`)",
+    for &status in statuses {
+        let what = match status {
+            400 => "Bad request",
+            401 => "Missing or wrong API key",
+            403 => "The file is outside the indexed roots",
+            404 => "No such asset, segment, thumbnail or job",
+            409 => "The index is being written by another process",
+            413 => "Upload too large",
             416 => "Range not satisfiable",
-            502 => "The answerer failed: local model worker or remote server (code `answerer_failed`)",
-            503 => "Overloaded or shutting down (code `overloaded`)",
-            504 => "Took longer than the request timeout (code `timeout`)",
+            502 => "The answerer failed: local model worker or remote server",
+            503 => "Overloaded, shutting down, or no index",
+            504 => "Took longer than the request timeout",
             _ => "Error",
         };
+        let codes: Vec<String> = ErrorCode::ALL
+            .iter()
+            .filter(|c| c.http_status() == status)
+            .map(|c| format!("`{c}`"))
+            .collect();
+        let description = if codes.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what} (code {})", codes.join(", "))
+        };
         m.insert(
-            c.to_string(),
-            json!({"description": what, "content": {"application/json": {"schema": error_ref}}}),
+            status.to_string(),
+            json!({"description": description, "content": {"application/json": {"schema": error_ref}}}),
         );
     }
     m
+}
+
+/// Adds each code's HTTP status and exit status (`x-http-status`, `x-exit-code`) to the generated
+/// `ErrorCode` schema, whose variants carry their descriptions.
+fn annotate_error_codes(schemas: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Array(variants)) = schemas.get_mut("ErrorCode").and_then(|s| s.get_mut("oneOf")) else {
+        return;
+    };
+    for v in variants {
+        let code = v
+            .get("const")
+            .and_then(Value::as_str)
+            .and_then(|c| ErrorCode::ALL.iter().find(|e| e.as_str() == c).copied());
+        if let (Some(code), Some(obj)) = (code, v.as_object_mut()) {
+            obj.insert("x-http-status".into(), json!(code.http_status()));
+            obj.insert("x-exit-code".into(), json!(code.exit_code()));
+        }
+    }
 }
 
 fn with_errors(ok: Value, codes: &[u16], error_ref: &Value) -> Value {
@@ -55,7 +83,8 @@ pub fn document() -> Value {
     let ask_req = r(generator.subschema_for::<AskRequest>());
     let ask_resp = r(generator.subschema_for::<AskResponse>());
     let citations = r(generator.subschema_for::<Vec<Citation>>());
-    let schemas = generator.take_definitions(true);
+    let mut schemas = generator.take_definitions(true);
+    annotate_error_codes(&mut schemas);
     let json_ok = |desc: &str, schema: &Value| json!({"description": desc, "content": {"application/json": {"schema": schema}}});
     let id_param = json!({"name": "id", "in": "path", "required": true,
         "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "description": "Asset id (BLAKE3 of the file's bytes)"});
@@ -65,7 +94,8 @@ pub fn document() -> Value {
             "title": "Loupe",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Multimodal search over photos, videos, recordings and documents. \
-                Errors are one JSON shape (`ErrorBody`) with a stable `code`. When the server has an API \
+                Errors are one JSON shape (`ErrorBody`) with a stable `code` (`ErrorCode` lists them, \
+                each with its HTTP status and the command line's exit status). When the server has an API \
                 key, every /v1 route needs `Authorization: Bearer KEY`.",
             "license": {"name": "Apache-2.0"}
         },
@@ -222,19 +252,35 @@ mod tests {
     #[test]
     fn checked_in_openapi_is_current() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
-        let want = super::document_text();
-        if std::env::var_os("LOUPE_UPDATE_OPENAPI").is_some() {
-            std::fs::write(path, &want).expect("writing openapi.json");
-            return;
-        }
         // Compared as JSON values: key order depends on serde_json's features in the build.
         let have: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default();
         assert!(
             have == super::document(),
             "schemas/openapi.json is out of date with the types; run \
-             `LOUPE_UPDATE_OPENAPI=1 cargo test -p loupe-schemas openapi` and commit the file"
+             `cargo run -- openapi > schemas/openapi.json` and commit the file"
         );
+    }
+
+    #[test]
+    fn every_error_code_is_documented_with_its_statuses() {
+        let doc = super::document();
+        let variants = doc["components"]["schemas"]["ErrorCode"]["oneOf"]
+            .as_array()
+            .expect("ErrorCode is a oneOf of documented constants");
+        assert_eq!(variants.len(), crate::ErrorCode::ALL.len());
+        for &code in crate::ErrorCode::ALL {
+            let v = variants
+                .iter()
+                .find(|v| v["const"] == code.as_str())
+                .unwrap_or_else(|| panic!("{code} is not in the OpenAPI document"));
+            let described = v["description"].as_str().unwrap_or_default();
+            assert!(!described.is_empty(), "{code} has no description");
+            assert_eq!(v["x-http-status"], code.http_status(), "{code}");
+            assert_eq!(v["x-exit-code"], code.exit_code(), "{code}");
+        }
+        let body = &doc["components"]["schemas"]["ErrorBody"]["properties"]["code"];
+        assert_eq!(body["$ref"], "#/components/schemas/ErrorCode", "{body}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use loupe_answer::ask::{AskEvent, History};
 use loupe_answer::{Flow, GenOptions};
 use loupe_schemas::answer::{AskRequest, AskResponse, Citation};
 use loupe_schemas::llm::{LlmTurn, Role, Usage};
-use loupe_schemas::{ErrorBody, Filters, ImageQuery};
+use loupe_schemas::{ErrorBody, ErrorCode, Filters, ImageQuery};
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -31,16 +31,14 @@ type S = State<Arc<AppState>>;
 impl From<loupe_answer::Error> for ApiError {
     fn from(e: loupe_answer::Error) -> Self {
         use loupe_answer::Error as A;
-        match e {
-            A::Query(q) => q.into(),
-            A::Store(s) => s.into(),
-            A::BadRequest(m) => Self::bad_request(m),
-            A::NoAnswerer { .. } => Self::bad_request(e.to_string()),
-            A::Local(_) | A::Remote { .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "answerer_failed", e.to_string())
-            }
-            A::Config(m) => Self::internal(m),
-        }
+        let code = e.code();
+        let message = match e {
+            A::Query(q) => return q.into(),
+            A::Store(s) => return s.into(),
+            A::BadRequest(m) | A::Config(m) => m,
+            A::NoAnswerer { .. } | A::Local(_) | A::Remote { .. } => e.to_string(),
+        };
+        Self::new(code, message)
     }
 }
 
@@ -57,8 +55,7 @@ async fn answer_permit(
     let Ok(queued) = s.answer_queue.clone().try_acquire_owned() else {
         s.metrics.rejected();
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            ErrorCode::Overloaded,
             "too many questions are waiting; try again shortly",
         ));
     };
@@ -79,11 +76,7 @@ fn run_ask(
     on_event: &mut dyn FnMut(AskEvent<'_>) -> Flow,
 ) -> Result<AskResponse, loupe_answer::Error> {
     let answerer = st.models.answerers.get(req.answerer.as_deref())?;
-    let encoders = loupe_query::Encoders {
-        clip: &st.models.clip,
-        text: st.models.text.as_ref(),
-    };
-    loupe_answer::ask::ask(&st.index, encoders, answerer.as_ref(), req, history, on_event)
+    loupe_answer::ask::ask(&st.searcher, answerer.as_ref(), req, history, on_event)
 }
 
 /// Sends an item from a blocking thread. A closed channel means the client went away: stop
@@ -133,11 +126,7 @@ pub async fn ask(State(s): S, body: axum::body::Bytes) -> Result<Response, ApiEr
         });
         let resp = match tokio::time::timeout(deadline, task).await {
             Err(_) => {
-                return Err(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    "the answer took too long",
-                ));
+                return Err(ApiError::new(ErrorCode::Timeout, "the answer took too long"));
             }
             Ok(Err(e)) => return Err(ApiError::internal(format!("the answer failed: {e}"))),
             Ok(Ok(r)) => r?,
@@ -171,11 +160,7 @@ pub async fn ask(State(s): S, body: axum::body::Bytes) -> Result<Response, ApiEr
             let item = match tokio::time::timeout_at(end, rx.recv()).await {
                 Ok(Some(i)) => i,
                 Ok(None) => break,
-                Err(_) => AskStreamItem::Error(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    "the answer took too long",
-                )),
+                Err(_) => AskStreamItem::Error(ApiError::new(ErrorCode::Timeout, "the answer took too long")),
             };
             let (ev, last) = match item {
                 AskStreamItem::Citations(c) => (json_event("citations", &c), false),
@@ -185,7 +170,7 @@ pub async fn ask(State(s): S, body: axum::body::Bytes) -> Result<Response, ApiEr
                     json_event(
                         "error",
                         &ErrorBody {
-                            code: e.code.to_string(),
+                            code: e.code,
                             message: e.message,
                         },
                     ),
@@ -260,6 +245,11 @@ struct ImageUrl {
     url: String,
 }
 
+/// OpenAI's error types for the failures only the OpenAI-compatible route has (its clients expect
+/// these words); every other error there carries an [`ErrorCode`] as its type and code.
+const OAI_INVALID_REQUEST: &str = "invalid_request_error";
+const OAI_MODEL_NOT_FOUND: &str = "model_not_found";
+
 /// An OpenAI-shaped error.
 fn oai_error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
     let m = message.into();
@@ -271,7 +261,7 @@ fn oai_error(status: StatusCode, kind: &str, message: impl Into<String>) -> Resp
 }
 
 fn oai_from(e: ApiError) -> Response {
-    oai_error(e.status, e.code, e.message)
+    oai_error(e.status, e.code.as_str(), e.message)
 }
 
 /// Text and images (base64) of a message.
@@ -367,7 +357,7 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
         Err(e) => {
             return oai_error(
                 StatusCode::BAD_REQUEST,
-                "invalid_request_error",
+                OAI_INVALID_REQUEST,
                 format!("bad request: {e}"),
             );
         }
@@ -379,7 +369,7 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
         if s.models.answerers.get(Some(a)).is_err() {
             return oai_error(
                 StatusCode::NOT_FOUND,
-                "model_not_found",
+                OAI_MODEL_NOT_FOUND,
                 format!("no model '{model}' (see GET /v1/models)"),
             );
         }
@@ -389,7 +379,7 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
     } else {
         return oai_error(
             StatusCode::NOT_FOUND,
-            "model_not_found",
+            OAI_MODEL_NOT_FOUND,
             format!("no model '{model}' (see GET /v1/models)"),
         );
     };
@@ -399,7 +389,7 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
         let Some(role) = role_of(&m.role) else { continue }; // tool messages etc.
         let (text, images) = match split_content(&m.content) {
             Ok(x) => x,
-            Err(m) => return oai_error(StatusCode::BAD_REQUEST, "invalid_request_error", m),
+            Err(m) => return oai_error(StatusCode::BAD_REQUEST, OAI_INVALID_REQUEST, m),
         };
         turns.push(LlmTurn {
             role,
@@ -410,7 +400,7 @@ pub async fn chat_completions(State(s): S, body: axum::body::Bytes) -> Response 
     let Some(last) = turns.last().filter(|t| t.role == Role::User).cloned() else {
         return oai_error(
             StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+            OAI_INVALID_REQUEST,
             "the last message must be the user's",
         );
     };
@@ -581,11 +571,7 @@ fn stream_chat(
             let item = match tokio::time::timeout_at(end, rx.recv()).await {
                 Ok(Some(i)) => i,
                 Ok(None) => break,
-                Err(_) => ChatItem::Error(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    "the answer took too long",
-                )),
+                Err(_) => ChatItem::Error(ApiError::new(ErrorCode::Timeout, "the answer took too long")),
             };
             match item {
                 ChatItem::Token(t) => {
@@ -639,7 +625,7 @@ fn stream_chat(
                 }
                 ChatItem::Error(e) => {
                     let _ = etx
-                        .send(data(serde_json::json!({"error": {"message": e.message, "type": e.code, "code": e.code}})))
+                        .send(data(serde_json::json!({"error": {"message": e.message, "type": e.code.as_str(), "code": e.code.as_str()}})))
                         .await;
                     break;
                 }
@@ -663,13 +649,9 @@ async fn collect_chat(
         let item = match tokio::time::timeout_at(end, rx.recv()).await {
             Ok(Some(i)) => i,
             Ok(None) => {
-                return oai_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the answer ended early",
-                );
+                return oai_from(ApiError::internal("the answer ended early"));
             }
-            Err(_) => return oai_error(StatusCode::GATEWAY_TIMEOUT, "timeout", "the answer took too long"),
+            Err(_) => return oai_from(ApiError::new(ErrorCode::Timeout, "the answer took too long")),
         };
         match item {
             ChatItem::Token(t) => text.push_str(&t),

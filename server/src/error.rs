@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use loupe_schemas::ErrorBody;
+use loupe_schemas::{ErrorBody, ErrorCode};
 
 /// Everything that can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -13,47 +13,54 @@ pub enum Error {
     Store(#[from] loupe_store::Error),
 }
 
-/// An error answer: a status and an [`ErrorBody`] with a stable code.
+/// An error answer: a status and an [`ErrorBody`] with a stable code. The status is the code's
+/// ([`ErrorCode::http_status`]) unless a route sets another with [`ApiError::with_status`].
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
         }
     }
 
+    /// The same error with another status than its code's.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(ErrorCode::BadRequest, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(ErrorCode::Internal, message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(code = self.code, "{}", self.message);
+            tracing::error!(code = self.code.as_str(), "{}", self.message);
         }
         let body = ErrorBody {
-            code: self.code.to_string(),
+            code: self.code,
             message: self.message,
         };
         (self.status, axum::Json(body)).into_response()
@@ -62,26 +69,20 @@ impl IntoResponse for ApiError {
 
 impl From<loupe_store::Error> for ApiError {
     fn from(e: loupe_store::Error) -> Self {
-        let status = match &e {
-            loupe_store::Error::Busy(_) => StatusCode::CONFLICT,
-            loupe_store::Error::NoIndex(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, e.code(), e.to_string())
+        Self::new(e.code(), e.to_string())
     }
 }
 
 impl From<loupe_query::Error> for ApiError {
     fn from(e: loupe_query::Error) -> Self {
         use loupe_query::Error as Q;
-        match e {
-            Q::Store(s) => s.into(),
-            Q::BadRequest(m) => Self::bad_request(m),
-            Q::BadImage(m) => Self::new(StatusCode::BAD_REQUEST, "bad_image", m),
-            Q::NotFound(m) => Self::not_found(m),
-            Q::Model(m) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "model_error", m.to_string()),
-            Q::Internal(m) => Self::internal(m),
-        }
+        let code = e.code();
+        let message = match e {
+            Q::Store(s) => return s.into(),
+            Q::BadRequest(m) | Q::BadImage(m) | Q::NotFound(m) | Q::Internal(m) => m,
+            Q::Model(m) => m.to_string(),
+        };
+        Self::new(code, message)
     }
 }
 
@@ -90,6 +91,94 @@ impl From<Error> for ApiError {
         match e {
             Error::Store(s) => s.into(),
             Error::Config(m) => Self::internal(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: ApiError) -> (u16, ErrorBody) {
+        let resp = e.into_response();
+        let status = resp.status().as_u16();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let bytes = rt
+            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("an ErrorBody"))
+    }
+
+    #[test]
+    fn every_code_answers_with_its_status_and_itself() {
+        for &code in ErrorCode::ALL {
+            let (status, body) = answer(ApiError::new(code, "why"));
+            assert_eq!(status, code.http_status(), "{code}");
+            assert_eq!((body.code, body.message.as_str()), (code, "why"));
+        }
+        let (status, body) =
+            answer(ApiError::new(ErrorCode::BadImage, "x").with_status(StatusCode::UNPROCESSABLE_ENTITY));
+        assert_eq!((status, body.code), (422, ErrorCode::BadImage));
+    }
+
+    #[test]
+    fn crate_errors_keep_their_statuses() {
+        use loupe_store::Error as S;
+        let cases = [
+            (
+                ApiError::from(S::Busy("writer".into())),
+                409,
+                ErrorCode::IndexBusy,
+            ),
+            (ApiError::from(S::NoIndex("/x".into())), 503, ErrorCode::NoIndex),
+            (
+                ApiError::from(S::Catalog("broken".into())),
+                500,
+                ErrorCode::StoreError,
+            ),
+            (
+                ApiError::from(loupe_query::Error::BadImage("not a picture".into())),
+                400,
+                ErrorCode::BadImage,
+            ),
+            (
+                ApiError::from(loupe_query::Error::Store(S::Busy("writer".into()))),
+                409,
+                ErrorCode::IndexBusy,
+            ),
+            (
+                ApiError::from(Error::Config("no roots".into())),
+                500,
+                ErrorCode::Internal,
+            ),
+            (
+                ApiError::from(loupe_answer::Error::Store(S::Busy("writer".into()))),
+                409,
+                ErrorCode::IndexBusy,
+            ),
+            (
+                ApiError::from(loupe_answer::Error::NoAnswerer {
+                    name: "x".into(),
+                    available: "extractive".into(),
+                }),
+                400,
+                ErrorCode::BadRequest,
+            ),
+            (
+                ApiError::from(loupe_answer::Error::Local("worker gone".into())),
+                502,
+                ErrorCode::AnswererFailed,
+            ),
+            (
+                ApiError::from(loupe_answer::Error::Config("no url".into())),
+                500,
+                ErrorCode::Config,
+            ),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!((e.status.as_u16(), e.code), (status, code), "{}", e.message);
         }
     }
 }

@@ -3,9 +3,9 @@
 //! soon as it is committed.
 
 use crate::AppState;
-use loupe_indexer::Progress;
-use loupe_schemas::ErrorBody;
+use loupe_indexer::Counters;
 use loupe_schemas::api::{Job, JobState};
+use loupe_schemas::{ErrorBody, ErrorCode};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,7 +15,7 @@ const KEEP_FINISHED: usize = 100;
 
 struct Entry {
     job: Job,
-    progress: Arc<Progress>,
+    progress: Arc<Counters>,
 }
 
 #[derive(Default)]
@@ -67,7 +67,7 @@ impl Jobs {
             n,
             Entry {
                 job: job.clone(),
-                progress: Arc::new(Progress::new()),
+                progress: Arc::new(Counters::new()),
             },
         );
         g.queue.push_back(n);
@@ -98,8 +98,7 @@ impl Jobs {
         if job.report.is_none() {
             let p = &e.progress;
             job.files_seen = p.seen.load(Ordering::Relaxed);
-            let total = p.total.load(Ordering::Relaxed);
-            job.files_total = (total != u64::MAX).then_some(total);
+            job.files_total = p.total();
             job.files_done = p.done.load(Ordering::Relaxed);
         }
         Some(job)
@@ -123,7 +122,7 @@ impl Jobs {
     }
 
     /// Waits for the next queued job; `None` on shutdown.
-    fn next(&self) -> Option<(u64, String, Arc<Progress>)> {
+    fn next(&self) -> Option<(u64, String, Arc<Counters>)> {
         let mut g = self.inner.lock().ok()?;
         loop {
             if g.shutdown {
@@ -152,7 +151,7 @@ impl Jobs {
                 };
                 if report.interrupted {
                     e.job.error = Some(ErrorBody {
-                        code: "interrupted".into(),
+                        code: ErrorCode::Interrupted,
                         message: "the server shut down during the job; submit it again to finish".into(),
                     });
                 }
@@ -176,16 +175,10 @@ pub fn spawn_worker(state: Arc<AppState>) -> std::thread::JoinHandle<()> {
         .spawn(move || {
             while let Some((n, path, progress)) = state.jobs.next() {
                 tracing::info!(job = n, path = %path, "index job started");
-                let models = loupe_indexer::Models {
-                    clip: &state.models.clip,
-                    text: state.models.text.as_ref(),
-                    whisper: state.models.whisper.as_ref(),
-                    ocr: state.models.ocr.as_ref(),
-                    decode: &loupe_models::whisper::Decode::default(),
-                };
+                let decode = loupe_models::whisper::Decode::default();
+                let models = loupe_indexer::Models::from_set(&state.models.set, &decode);
                 let opts = loupe_indexer::Options {
-                    progress: false,
-                    observer: Some(progress),
+                    progress,
                     ..Default::default()
                 };
                 let result = loupe_indexer::index_path(
@@ -196,7 +189,7 @@ pub fn spawn_worker(state: Arc<AppState>) -> std::thread::JoinHandle<()> {
                     &state.jobs.cancel,
                 )
                 .map_err(|e| ErrorBody {
-                    code: "index_failed".into(),
+                    code: ErrorCode::IndexFailed,
                     message: e.to_string(),
                 });
                 match &result {

@@ -4,7 +4,7 @@
 //! `/v1/assets/...`, `/v1/index`, `/v1/jobs/...`, `/v1/ask`, and the OpenAI-compatible
 //! `/v1/chat/completions` and `/v1/models`), the operational routes (`/healthz`, `/readyz`,
 //! `/metrics`, `/openapi.json`) and the web page at `/`. Handlers are thin: a search is
-//! [`loupe_query::search`] on a blocking thread, under a permit that bounds how much model work
+//! [`loupe_query::Searcher::search`] on a blocking thread, under a permit that bounds how much model work
 //! runs at once; an index job is [`loupe_indexer::index_path`] on a worker thread, one at a time.
 //!
 //! Safety rules, enforced here and nowhere else: media and thumbnails are served only for files
@@ -18,13 +18,16 @@
 mod answers;
 mod error;
 mod jobs;
+mod links;
 mod media;
 mod metrics;
 mod routes;
 
 pub use error::{ApiError, Error};
+pub use links::{ApiLinks, media_url, thumbnail_url};
 
-use loupe_models::{ClipModel, Ocr, TextEmbedder, Whisper};
+use loupe_models::ModelSet;
+use loupe_query::Searcher;
 use loupe_store::Index;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -127,13 +130,10 @@ impl ServerConfig {
     }
 }
 
-/// The models the server keeps loaded. CLIP and the sentence embedder answer queries; all of them
-/// serve index jobs.
+/// The models the server keeps loaded. CLIP and the sentence embedder answer queries (through
+/// the server's [`Searcher`]); all of them serve index jobs.
 pub struct Models {
-    pub clip: ClipModel,
-    pub text: Option<TextEmbedder>,
-    pub whisper: Option<Whisper>,
-    pub ocr: Option<Ocr>,
+    pub set: ModelSet,
     /// Who answers questions (extractive always; local and OpenAI-compatible when configured).
     pub answerers: loupe_answer::Answerers,
 }
@@ -141,8 +141,10 @@ pub struct Models {
 /// Everything a handler can reach.
 pub(crate) struct AppState {
     pub config: ServerConfig,
-    pub index: Index,
+    pub index: Arc<Index>,
     pub models: Models,
+    /// The query side over `index`, built once with the models' encoders and the API's links.
+    pub searcher: Searcher,
     /// Canonical roots media may be served from.
     pub roots: std::sync::RwLock<Vec<PathBuf>>,
     /// Permits for model work; waiting requests beyond `max_queued` are refused.
@@ -196,6 +198,9 @@ impl Server {
     /// Binds the port and prepares the state. Call inside a tokio runtime.
     pub async fn bind(config: ServerConfig, index: Index, models: Models) -> Result<Self, Error> {
         config.validate()?;
+        let index = Arc::new(index);
+        let searcher =
+            Searcher::new(index.clone(), models.set.visual(), models.set.sentence()).with_links(ApiLinks);
         let addr = SocketAddr::new(config.bind, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -217,6 +222,7 @@ impl Server {
             config,
             index,
             models,
+            searcher,
         });
         state.refresh_roots()?;
         Ok(Self { state, listener })

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 /// Long side of a thumbnail made from a photo.
 pub const THUMB_SIDE: u32 = 320;
+/// Quality of the thumbnails served.
+const THUMB_QUALITY: u8 = 82;
 
 /// The file to serve for an asset: the first of its paths that still exists, resolves (symbolic
 /// links followed) to a place inside the index's roots, and still has the indexed size.
@@ -77,14 +79,13 @@ impl ThumbCache {
 /// A JPEG thumbnail of a photo file (decoded within the indexer's limits, EXIF orientation applied).
 pub fn photo_thumbnail(path: &std::path::Path) -> Result<Vec<u8>, ApiError> {
     let bytes = std::fs::read(path).map_err(|e| ApiError::internal(format!("reading the file: {e}")))?;
-    let decoded = loupe_indexer::decode_image(&bytes, &loupe_indexer::DecodeLimits::default())
-        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "bad_image", e))?;
-    let small = decoded.image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
-        .encode_image(&small)
-        .map_err(|e| ApiError::internal(format!("encoding the thumbnail: {e}")))?;
-    Ok(out.into_inner())
+    let decoded = loupe_media::decode_image(&bytes, &loupe_media::DecodeLimits::default()).map_err(|e| {
+        ApiError::new(loupe_schemas::ErrorCode::BadImage, e)
+            .with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY)
+    })?;
+    let small = loupe_media::thumbnail(&decoded.image, THUMB_SIDE);
+    loupe_media::encode_jpeg(&small, THUMB_QUALITY)
+        .map_err(|e| ApiError::internal(format!("encoding the thumbnail: {e}")))
 }
 
 /// Whether an asset kind can have a picture at all.

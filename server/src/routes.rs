@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use loupe_schemas::api::{AssetDetail, IndexJobRequest, SegmentDetail, ServerStatus};
-use loupe_schemas::{AssetId, ImageQuery, Locator, SearchRequest, SearchResponse, Uuid};
+use loupe_schemas::{AssetId, ErrorCode, ImageQuery, Locator, SearchRequest, SearchResponse, Uuid};
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceExt as _;
@@ -116,8 +116,7 @@ async fn auth(State(s): S, req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let mut resp = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        ErrorCode::Unauthorized,
         "this server needs an API key: Authorization: Bearer KEY",
     )
     .into_response();
@@ -157,11 +156,9 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     match Json::<T>::from_request(req, state).await {
         Ok(Json(v)) => Ok(v),
         // Syntax, type and content-type problems are all a bad request; only size differs.
-        Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            rej.body_text(),
-        )),
+        Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::new(ErrorCode::TooLarge, rej.body_text()))
+        }
         Err(rej) => Err(ApiError::bad_request(rej.body_text())),
     }
 }
@@ -177,18 +174,19 @@ async fn read_search(req: Request, state: &Arc<AppState>) -> Result<SearchReques
     if !multipart {
         return json_body(req, state).await;
     }
+    // Multipart rejections keep axum's status; only the code is ours.
     let too_large = |e: axum::extract::multipart::MultipartError| {
         let status = e.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
+            ErrorCode::TooLarge
         } else {
-            "bad_request"
+            ErrorCode::BadRequest
         };
-        ApiError::new(status, code, e.body_text())
+        ApiError::new(code, e.body_text()).with_status(status)
     };
     let mut form = axum::extract::Multipart::from_request(req, state)
         .await
-        .map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()).with_status(e.status()))?;
     let mut request: Option<SearchRequest> = None;
     let mut image: Option<Vec<u8>> = None;
     while let Some(field) = form.next_field().await.map_err(too_large)? {
@@ -228,14 +226,7 @@ async fn search(State(s): S, req: Request) -> Result<Json<SearchResponse>, ApiEr
         request.image.as_ref(),
         "upload the image (multipart or base64) or name an asset",
     )?;
-    let resp = run_model_work(&s, move |st| {
-        let encoders = loupe_query::Encoders {
-            clip: &st.models.clip,
-            text: st.models.text.as_ref(),
-        };
-        loupe_query::search(&st.index, encoders, &request).map_err(ApiError::from)
-    })
-    .await?;
+    let resp = run_model_work(&s, move |st| st.searcher.search(&request).map_err(ApiError::from)).await?;
     for run in &resp.signals {
         s.metrics.signal(run.signal.as_str(), run.took_ms / 1000.0);
     }
@@ -262,8 +253,7 @@ async fn run_model_work<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let overloaded = || {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            ErrorCode::Overloaded,
             "too many searches are waiting; try again shortly",
         )
     };
@@ -272,7 +262,7 @@ async fn run_model_work<T: Send + 'static>(
         return Err(overloaded());
     };
     let deadline = tokio::time::Instant::now() + s.config.timeout();
-    let timeout = || ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", "the search took too long");
+    let timeout = || ApiError::new(ErrorCode::Timeout, "the search took too long");
     let permit = tokio::time::timeout_at(deadline, s.permits.clone().acquire_owned())
         .await
         .map_err(|_| timeout())?
@@ -310,14 +300,14 @@ async fn asset(State(s): S, Path(id): Path<String>) -> Result<Json<AssetDetail>,
         .map(|seg| SegmentDetail {
             thumbnail_url: match seg.locator {
                 Locator::Span { .. } => None,
-                _ => loupe_query::thumbnail_url(&rec.asset, seg),
+                _ => crate::thumbnail_url(&rec.asset, seg),
             },
             text: texts.remove(&seg.id).map(|t| t.body).filter(|b| !b.is_empty()),
             segment: seg.clone(),
         })
         .collect();
     Ok(Json(AssetDetail {
-        media_url: loupe_query::media_url(&rec.asset.id),
+        media_url: crate::media_url(&rec.asset.id),
         asset: rec.asset,
         segments,
     }))

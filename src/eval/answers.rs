@@ -55,9 +55,9 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String]) -> Result<Vec<Measure>> {
     for f in &files {
         std::fs::copy(dir.join(f), lib.join(f)).with_context(|| format!("copying {f}"))?;
     }
-    let (index, report) = ctx.index("eval-answers-index", &lib)?;
+    let (searcher, report) = ctx.index("eval-answers-index", &lib)?;
     let lib = lib.canonicalize()?;
-    let reader = ctx.ocr.map_or_else(
+    let reader = ctx.models.ocr.as_ref().map_or_else(
         || "text layer".to_string(),
         |o| format!("{} / text layer", o.id()),
     );
@@ -76,8 +76,11 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String]) -> Result<Vec<Measure>> {
             report.failed.len()
         )),
     ];
-    let answerers =
-        loupe_answer::config::build(&loupe_answer::config::AnswerConfig::default(), &ctx.config.models)?;
+    let cfg = loupe_answer::config::AnswerConfig {
+        local_worker: ctx.config.llm_worker.clone(),
+        ..Default::default()
+    };
+    let answerers = loupe_answer::config::build(&cfg, &ctx.config.models)?;
     for name in answerers.names() {
         if !only.is_empty() && !only.contains(&name) {
             continue;
@@ -92,8 +95,7 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String]) -> Result<Vec<Measure>> {
             req.max_tokens = Some(48);
             req.max_evidence = 3;
             let r = loupe_answer::ask::ask(
-                &index,
-                ctx.encoders(),
+                &searcher,
                 answerer.as_ref(),
                 &req,
                 &History::default(),

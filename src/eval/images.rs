@@ -87,9 +87,9 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
         std::fs::copy(dir.join(file), lib.join(&neutral)).with_context(|| format!("copying {file}"))?;
         original.insert(neutral, file.clone());
     }
-    let (index, report) = ctx.index("eval-images-index", &lib)?;
-    let model = ctx.clip.id();
-    let with_text = match ctx.ocr {
+    let (searcher, report) = ctx.index("eval-images-index", &lib)?;
+    let model = ctx.models.clip.id();
+    let with_text = match &ctx.models.ocr {
         Some(o) => format!("{model} + text-in-photo check ({})", o.id()),
         None => model.clone(),
     };
@@ -111,7 +111,7 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
 
     // Asset of each original file, and the files of each asset.
     let mut asset_of: HashMap<String, AssetId> = HashMap::new();
-    for rec in index.catalog().assets()? {
+    for rec in searcher.index().catalog().assets()? {
         for p in &rec.asset.paths {
             let name = Path::new(p)
                 .file_name()
@@ -127,7 +127,7 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
         set.into_iter().collect()
     };
     let ranked = |req: &SearchRequest| -> Result<Vec<AssetId>> {
-        let resp = loupe_query::search(&index, ctx.encoders(), req)?;
+        let resp = searcher.search(req)?;
         Ok(resp.hits.into_iter().map(|h| h.asset.id).collect())
     };
 
@@ -162,7 +162,7 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
         }
     }
     clip_only.measures("text->image, CLIP only", &model, true, &mut out);
-    let fused = match ctx.text {
+    let fused = match &ctx.models.text {
         Some(t) => format!("{model} + BM25 + {}", t.id()),
         None => format!("{model} + BM25"),
     };

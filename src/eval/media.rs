@@ -108,7 +108,7 @@ pub fn speech(config: &Config, dir: &Path, only: &[String]) -> Result<Vec<Measur
 fn media_files(dir: &Path, kinds: &[AssetKind]) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| loupe_indexer::kind_of(p).is_some_and(|k| kinds.contains(&k)))
+        .filter(|p| loupe_media::kind_of(p).is_some_and(|k| kinds.contains(&k)))
         .collect();
     files.sort();
     Ok(files)
@@ -123,8 +123,8 @@ fn name_of(p: &Path) -> String {
 /// Text -> moment: each described shot of `*.scenes.json` is a query; a hit counts when it is the
 /// right video and its moment overlaps the shot.
 fn moments(ctx: &Ctx<'_>, dir: &Path, out: &mut Vec<Measure>) -> Result<()> {
-    let (index, report) = ctx.index("eval-video-index", dir)?;
-    let model = ctx.clip.id();
+    let (searcher, report) = ctx.index("eval-video-index", dir)?;
+    let model = ctx.models.clip.id();
     out.push(
         Measure::new(
             "index videos",
@@ -158,7 +158,7 @@ fn moments(ctx: &Ctx<'_>, dir: &Path, out: &mut Vec<Measure>) -> Result<()> {
             let mut req = loupe_schemas::SearchRequest::text(desc);
             req.filters.kinds = vec![AssetKind::Video];
             req.limit = 5;
-            let hits = loupe_query::search(&index, ctx.encoders(), &req)?.hits;
+            let hits = searcher.search(&req)?.hits;
             let right = |h: &loupe_schemas::Hit| {
                 h.asset.paths.iter().any(|p| p.ends_with(&format!("/{name}")))
                     && h.moment.as_ref().is_some_and(|m| m.start < end && m.end > start)
@@ -198,7 +198,7 @@ pub fn video(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
             continue;
         };
         let t = Instant::now();
-        let probe = loupe_indexer::video::probe(&f).map_err(|e| anyhow!("{name}: {e}"))?;
+        let probe = loupe_media::video::probe(&f).map_err(|e| anyhow!("{name}: {e}"))?;
         let shots = loupe_indexer::video::shots(&f, &probe, &params).map_err(|e| anyhow!("{name}: {e}"))?;
         wall += t.elapsed().as_secs_f64();
         video_s += probe.duration_s;
@@ -267,23 +267,23 @@ pub fn docs(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
         };
         let t = Instant::now();
         let mut pages = Vec::new();
-        if loupe_indexer::kind_of(&f) == Some(AssetKind::Document) {
-            let info = loupe_indexer::pdf::info(&f).map_err(|e| anyhow!("{name}: {e}"))?;
+        if loupe_media::kind_of(&f) == Some(AssetKind::Document) {
+            let info = loupe_media::pdf::info(&f).map_err(|e| anyhow!("{name}: {e}"))?;
             let tl = Instant::now();
             let layer =
-                loupe_indexer::pdf::text_layer(&f, 1, info.pages).map_err(|e| anyhow!("{name}: {e}"))?;
+                loupe_media::pdf::text_layer(&f, 1, info.pages).map_err(|e| anyhow!("{name}: {e}"))?;
             if layer.iter().any(|p| !p.words.is_empty()) {
                 layer_pages += layer.len();
                 layer_s += tl.elapsed().as_secs_f64();
             }
-            loupe_indexer::document::read_pdf(&f, ctx.ocr, &cancel, &mut |_, p| {
+            loupe_indexer::document::read_pdf(&f, ctx.models.ocr.as_ref(), &cancel, &mut |_, p| {
                 pages.push(p.text);
                 Ok(())
             })
             .map_err(|e| anyhow!("{name}: {e}"))?;
-        } else if let Some(o) = ctx.ocr {
+        } else if let Some(o) = &ctx.models.ocr {
             let bytes = std::fs::read(&f)?;
-            let img = loupe_indexer::decode_image(&bytes, &loupe_indexer::DecodeLimits::default())
+            let img = loupe_media::decode_image(&bytes, &loupe_media::DecodeLimits::default())
                 .map_err(|e| anyhow!("{name}: {e}"))?;
             pages.push(
                 loupe_indexer::document::read_image(o, &img.image.to_rgb8())
@@ -309,7 +309,11 @@ pub fn docs(ctx: &Ctx<'_>, dir: &Path) -> Result<Vec<Measure>> {
         loose = (loose.0 + e2, loose.1 + n2);
         files += 1;
     }
-    let model = ctx.ocr.map_or_else(|| "text layer only".to_string(), |o| o.id());
+    let model = ctx
+        .models
+        .ocr
+        .as_ref()
+        .map_or_else(|| "text layer only".to_string(), |o| o.id());
     let mut out = Vec::new();
     if files > 0 {
         out.push(

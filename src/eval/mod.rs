@@ -12,7 +12,7 @@
 //!   (`file`, `question`, `answer`: exact match, ANLS, answer speed per answerer).
 //!
 //! Everything runs through the real paths: the indexer writes a scratch index, searches go through
-//! `loupe_query::search`, answers through `loupe_answer::ask`.
+//! `loupe_query::Searcher`, answers through `loupe_answer::ask`.
 
 mod answers;
 mod images;
@@ -220,16 +220,18 @@ pub fn run(config: &Config, args: EvalArgs, json: bool) -> Result<()> {
         );
     }
     let runtime = config.runtime()?;
-    let clip_name = config.choose_model(None)?;
-    let clip = config.load_clip(&runtime, &clip_name)?;
-    let text = config.load_text(&runtime, None)?;
-    let ocr = config.load_ocr(&runtime, None)?;
+    // No speech model here: the speech part loads each one it compares.
+    let models = config.load_models(
+        &runtime,
+        &crate::config::ModelChoice {
+            speech: Some("none".into()),
+            ..Default::default()
+        },
+    )?;
     let scratch = tempfile::tempdir().context("creating a scratch folder")?;
     let ctx = Ctx {
         config,
-        clip: &clip,
-        text: text.as_ref(),
-        ocr: ocr.as_ref(),
+        models: &models,
         scratch: scratch.path(),
     };
     let mut out = Vec::new();
@@ -244,46 +246,40 @@ pub fn run(config: &Config, args: EvalArgs, json: bool) -> Result<()> {
         };
         out.extend(got.with_context(|| format!("evaluating {}", dir.display()))?);
     }
-    print(&out, &clip, json);
+    print(&out, &models.clip, json);
     Ok(())
 }
 
 /// What every part may use: the loaded models and a scratch folder.
 pub struct Ctx<'a> {
     pub config: &'a Config,
-    pub clip: &'a loupe_models::ClipModel,
-    pub text: Option<&'a loupe_models::TextEmbedder>,
-    pub ocr: Option<&'a loupe_models::Ocr>,
+    pub models: &'a loupe_models::ModelSet,
     pub scratch: &'a Path,
 }
 
 impl Ctx<'_> {
-    /// Indexes `lib` into a fresh scratch index named `name` with the loaded models.
-    pub fn index(&self, name: &str, lib: &Path) -> Result<(loupe_store::Index, loupe_schemas::IndexReport)> {
+    /// Indexes `lib` into a fresh scratch index named `name` with the loaded models; returns a
+    /// searcher over it.
+    pub fn index(
+        &self,
+        name: &str,
+        lib: &Path,
+    ) -> Result<(loupe_query::Searcher, loupe_schemas::IndexReport)> {
         let decode = loupe_models::whisper::Decode::default();
-        let models = loupe_indexer::Models {
-            clip: self.clip,
-            text: self.text,
-            whisper: None,
-            ocr: self.ocr,
-            decode: &decode,
-        };
-        let spec = crate::config::index_models(self.clip, self.text);
-        let index = loupe_store::Index::open_or_create(&self.scratch.join(name), &spec)?;
-        let opts = loupe_indexer::Options {
-            progress: false,
-            ..Default::default()
-        };
+        let models = loupe_indexer::Models::from_set(self.models, &decode);
+        let spec = crate::config::index_models(self.models);
+        let index =
+            loupe_store::Index::open_or_create_with(&self.scratch.join(name), &spec, &self.config.store)?;
+        let opts = loupe_indexer::Options::default();
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let report = loupe_indexer::index_path(&index, &models, lib, &opts, &cancel)?;
-        Ok((index, report))
-    }
-
-    pub fn encoders(&self) -> loupe_query::Encoders<'_> {
-        loupe_query::Encoders {
-            clip: self.clip,
-            text: self.text,
-        }
+        let searcher = loupe_query::Searcher::new(
+            std::sync::Arc::new(index),
+            self.models.visual(),
+            self.models.sentence(),
+        )
+        .with_links(loupe_server::ApiLinks);
+        Ok((searcher, report))
     }
 }
 

@@ -17,13 +17,16 @@ pub mod catalog;
 pub mod text;
 pub mod vectors;
 
+#[cfg(test)]
+mod apply_tests;
+
 pub use catalog::{AssetRecord, Catalog, CatalogChanges, FileEntry};
 pub use text::{SegmentText, TextDoc, TextHit, TextIndex};
 pub use vectors::{
     EdgeBackend, Point, PointPayload, Scored, Space, VectorBackend, VectorQuery, ancestor_dirs,
 };
 
-use loupe_schemas::{AssetId, Segment, Uuid, WordBox, WordTime};
+use loupe_schemas::{AssetId, ErrorCode, Segment, Uuid, WordBox, WordTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -61,17 +64,27 @@ impl Consistency {
     }
 }
 
-/// The free space (MiB) below which an index refuses writes: `LOUPE_MIN_FREE_MB`, default 64.
-pub fn min_free_mib() -> u64 {
-    std::env::var("LOUPE_MIN_FREE_MB")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(64)
+/// The free space (MiB) below which an index refuses writes, unless the caller says otherwise.
+pub const DEFAULT_MIN_FREE_MIB: u64 = 64;
+
+/// How an index is opened. The `loupe` command fills it from its settings (`LOUPE_MIN_FREE_MB`);
+/// this crate reads no environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Free space (MiB) below which writes are refused with [`Error::DiskFull`].
+    pub min_free_mib: u64,
 }
 
-/// [`Error::DiskFull`] when the disk holding `dir` has less than [`min_free_mib`] MiB free.
-fn ensure_space(dir: &Path) -> Result<()> {
-    let min_mib = min_free_mib();
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            min_free_mib: DEFAULT_MIN_FREE_MIB,
+        }
+    }
+}
+
+/// [`Error::DiskFull`] when the disk holding `dir` has less than `min_mib` MiB free.
+fn ensure_space(dir: &Path, min_mib: u64) -> Result<()> {
     match free_bytes(dir) {
         Some(free) if free < min_mib << 20 => Err(Error::DiskFull {
             dir: dir.to_path_buf(),
@@ -155,14 +168,14 @@ impl Error {
     }
 
     /// Stable machine-readable code for JSON error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NoIndex(_) => "no_index",
-            Self::ModelMismatch { .. } | Self::TextModelMismatch { .. } => "model_mismatch",
-            Self::Busy(_) => "index_busy",
-            Self::DiskFull { .. } => "disk_full",
-            Self::Vector(_) | Self::Text(_) | Self::Catalog(_) => "store_error",
-            Self::Io { .. } => "io_error",
+            Self::NoIndex(_) => ErrorCode::NoIndex,
+            Self::ModelMismatch { .. } | Self::TextModelMismatch { .. } => ErrorCode::ModelMismatch,
+            Self::Busy(_) => ErrorCode::IndexBusy,
+            Self::DiskFull { .. } => ErrorCode::DiskFull,
+            Self::Vector(_) | Self::Text(_) | Self::Catalog(_) => ErrorCode::StoreError,
+            Self::Io { .. } => ErrorCode::IoError,
         }
     }
 }
@@ -246,6 +259,7 @@ pub struct Index {
     text: TextIndex,
     catalog: Catalog,
     access: Access,
+    options: OpenOptions,
     _lock: File,
 }
 
@@ -277,8 +291,13 @@ fn lock(dir: &Path, access: Access) -> Result<File> {
 }
 
 impl Index {
-    /// Opens an existing index.
+    /// Opens an existing index with the default [`OpenOptions`].
     pub fn open(dir: &Path, access: Access) -> Result<Self> {
+        Self::open_with(dir, access, &OpenOptions::default())
+    }
+
+    /// Opens an existing index.
+    pub fn open_with(dir: &Path, access: Access, options: &OpenOptions) -> Result<Self> {
         let meta_path = dir.join(META_FILE);
         if !meta_path.is_file() {
             return Err(Error::NoIndex(dir.to_path_buf()));
@@ -296,14 +315,19 @@ impl Index {
                 meta.format
             )));
         }
-        Self::open_parts(dir, meta, access, lock)
+        Self::open_parts(dir, meta, access, lock, options)
     }
 
     /// Opens the index for writing with these models, creating it if needed. An existing index
     /// built by other models is refused.
     pub fn open_or_create(dir: &Path, models: &IndexModels) -> Result<Self> {
+        Self::open_or_create_with(dir, models, &OpenOptions::default())
+    }
+
+    /// [`Index::open_or_create`] with these options.
+    pub fn open_or_create_with(dir: &Path, models: &IndexModels, options: &OpenOptions) -> Result<Self> {
         if dir.join(META_FILE).is_file() {
-            let idx = Self::open(dir, Access::Write)?;
+            let idx = Self::open_with(dir, Access::Write, options)?;
             idx.check_model(&models.visual.id)?;
             match (&idx.meta.text_model, &models.text) {
                 (Some(have), Some(want)) if have != &want.id => {
@@ -326,7 +350,7 @@ impl Index {
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         // Qdrant maps its page files on creation: refuse a nearly full disk before that.
-        ensure_space(dir)?;
+        ensure_space(dir, options.min_free_mib)?;
         let lock = lock(dir, Access::Write)?;
         let meta = IndexMeta {
             format: FORMAT,
@@ -338,7 +362,7 @@ impl Index {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         };
-        let idx = Self::open_parts(dir, meta.clone(), Access::Write, lock)?;
+        let idx = Self::open_parts(dir, meta.clone(), Access::Write, lock, options)?;
         // Written last: a folder without index.json is not an index yet.
         let tmp = dir.join("index.json.tmp");
         let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::Catalog(e.to_string()))?;
@@ -347,7 +371,13 @@ impl Index {
         Ok(idx)
     }
 
-    fn open_parts(dir: &Path, meta: IndexMeta, access: Access, lock: File) -> Result<Self> {
+    fn open_parts(
+        dir: &Path,
+        meta: IndexMeta,
+        access: Access,
+        lock: File,
+        options: &OpenOptions,
+    ) -> Result<Self> {
         let vectors = EdgeBackend::open(&dir.join("vectors"), meta.visual_dim, meta.text_dim)?;
         let text = match access {
             Access::Write => TextIndex::open_writer(&dir.join("text"))?,
@@ -361,6 +391,7 @@ impl Index {
             text,
             catalog,
             access,
+            options: *options,
             _lock: lock,
         };
         if access == Access::Write {
@@ -459,6 +490,10 @@ impl Index {
             return Ok(());
         }
         self.ensure_space()?;
+        // A write that failed earlier in this process (the server keeps its index open across
+        // jobs) can have left half-written content in the engines: remove it now, before this
+        // batch's commit would publish it and clear the marks that name it.
+        self.recover()?;
         // Final state of every asset this batch touches.
         let mut touched: BTreeMap<AssetId, Option<AssetRecord>> = BTreeMap::new();
         let mut new_segments: BTreeMap<AssetId, Vec<SegmentWrite>> = BTreeMap::new();
@@ -617,11 +652,11 @@ impl Index {
         Ok(())
     }
 
-    /// Refuses to write when the index's disk has less than [`min_free_mib`] MiB free: Qdrant's
+    /// Refuses to write when the index's disk has less than [`OpenOptions::min_free_mib`] MiB free: Qdrant's
     /// files are memory-mapped, and a write through a mapping past the end of a full disk kills the
     /// process with SIGBUS instead of returning an error.
     fn ensure_space(&self) -> Result<()> {
-        ensure_space(&self.dir)
+        ensure_space(&self.dir, self.options.min_free_mib)
     }
 
     /// Compares the three stores: every vector point and text document must belong to a segment

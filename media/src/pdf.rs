@@ -4,12 +4,13 @@
 //!
 //! Pages are read a few at a time, so a 2000-page PDF never sits in memory at once.
 
+use crate::run::{self, Bounds};
+use crate::{Error, Result};
 use image::RgbImage;
 use loupe_schemas::{PageText, TextSource, WordBox};
-use std::io::Read;
+use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What `pdfinfo` says about a PDF.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,75 +27,40 @@ const CALL_LIMIT: Duration = Duration::from_secs(120);
 /// Most bytes read from a poppler call's output.
 const OUTPUT_LIMIT: u64 = 256 << 20;
 
-/// Runs a poppler tool with a time limit; returns stdout, or the first line of stderr as the reason.
-fn run(tool: &str, args: &[&str], path: &Path, after: &[&str]) -> Result<Vec<u8>, String> {
-    let mut child = Command::new(tool)
-        .args(args)
-        .arg(path)
-        .args(after)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {tool} (install Debian's poppler-utils): {e}"))?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    // Read both pipes on threads so a chatty child cannot block on a full pipe.
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stdout {
-            let _ = s.take(OUTPUT_LIMIT).read_to_end(&mut buf);
-        }
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr {
-            let _ = s.take(1 << 20).read_to_end(&mut buf);
-        }
-        buf
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if started.elapsed() > CALL_LIMIT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{tool} took longer than {} s", CALL_LIMIT.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("{tool}: {e}")),
-        }
+/// Runs a poppler tool with a time limit and a bounded output; returns stdout, or the first line
+/// of stderr as the reason.
+fn poppler(tool: &'static str, args: &[&str], path: &Path, after: &[&str]) -> Result<Vec<u8>> {
+    let mut all: Vec<OsString> = args.iter().map(OsString::from).collect();
+    all.push(path.as_os_str().to_owned());
+    all.extend(after.iter().map(OsString::from));
+    let bounds = Bounds {
+        time: CALL_LIMIT,
+        output_bytes: OUTPUT_LIMIT,
     };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    if !status.success() {
-        let err = String::from_utf8_lossy(&err);
-        let reason = err
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("Syntax Warning"))
-            .unwrap_or("unreadable PDF");
-        return Err(explain(reason));
+    let out = run::run(tool, "poppler-utils", &all, bounds)?;
+    if !out.status.success() {
+        let reason = run::first_line(&out.stderr, |l| l.starts_with("Syntax Warning"));
+        return Err(explain(reason.as_deref().unwrap_or("unreadable PDF")));
     }
-    Ok(out)
+    Ok(out.stdout)
 }
 
 /// Turns poppler's wording into a reason a user can act on.
-fn explain(reason: &str) -> String {
-    if reason.contains("Incorrect password") {
-        "encrypted PDF: it needs a password to open".to_string()
+fn explain(reason: &str) -> Error {
+    Error::Pdf(if reason.contains("Incorrect password") {
+        ENCRYPTED.to_string()
     } else if reason.contains("Couldn't find trailer") || reason.contains("Couldn't read xref") {
         format!("not a readable PDF (damaged or truncated): {reason}")
     } else {
         format!("not a readable PDF: {reason}")
-    }
+    })
 }
 
+const ENCRYPTED: &str = "encrypted PDF: it needs a password to open";
+
 /// Page count, first page size and creation date.
-pub fn info(path: &Path) -> Result<PdfInfo, String> {
-    let out = run("pdfinfo", &["-isodates"], path, &[])?;
+pub fn info(path: &Path) -> Result<PdfInfo> {
+    let out = poppler("pdfinfo", &["-isodates"], path, &[])?;
     let text = String::from_utf8_lossy(&out);
     let field = |name: &str| {
         text.lines()
@@ -102,13 +68,13 @@ pub fn info(path: &Path) -> Result<PdfInfo, String> {
             .map(|v| v.trim().to_string())
     };
     if field("Encrypted").is_some_and(|v| v.starts_with("yes")) && field("Pages").is_none() {
-        return Err("encrypted PDF: it needs a password to open".into());
+        return Err(Error::Pdf(ENCRYPTED.into()));
     }
     let pages: u32 = field("Pages")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| "not a readable PDF: no page count".to_string())?;
+        .ok_or_else(|| Error::Pdf("not a readable PDF: no page count".into()))?;
     if pages == 0 {
-        return Err("PDF has no pages".into());
+        return Err(Error::NoPages);
     }
     // "Page size:       612 x 792 pts (letter)"
     let page_size = field("Page size")
@@ -129,9 +95,9 @@ pub fn info(path: &Path) -> Result<PdfInfo, String> {
 
 /// The text layer of pages `first..=last` (1-based), words with boxes in reading order. Pages without
 /// a text layer come back with no words.
-pub fn text_layer(path: &Path, first: u32, last: u32) -> Result<Vec<PageText>, String> {
+pub fn text_layer(path: &Path, first: u32, last: u32) -> Result<Vec<PageText>> {
     let (f, l) = (first.to_string(), last.to_string());
-    let out = run(
+    let out = poppler(
         "pdftotext",
         &["-bbox-layout", "-enc", "UTF-8", "-f", &f, "-l", &l],
         path,
@@ -142,13 +108,15 @@ pub fn text_layer(path: &Path, first: u32, last: u32) -> Result<Vec<PageText>, S
 }
 
 /// Parses `pdftotext -bbox-layout` output (XHTML: page > flow > block > line > word).
-pub fn parse_bbox_layout(xml: &str, first: u32) -> Result<Vec<PageText>, String> {
+pub fn parse_bbox_layout(xml: &str, first: u32) -> Result<Vec<PageText>> {
     let opts = roxmltree::ParsingOptions {
         allow_dtd: true,
         ..Default::default()
     };
-    let doc = roxmltree::Document::parse_with_options(xml, opts)
-        .map_err(|e| format!("pdftotext printed something unexpected: {e}"))?;
+    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| Error::BadOutput {
+        tool: "pdftotext",
+        reason: e.to_string(),
+    })?;
     let num = |n: &roxmltree::Node<'_, '_>, a: &str| n.attribute(a).and_then(|v| v.parse::<f32>().ok());
     let mut pages = Vec::new();
     for (i, page) in doc
@@ -202,17 +170,20 @@ pub fn parse_bbox_layout(xml: &str, first: u32) -> Result<Vec<PageText>, String>
 }
 
 /// Renders one page (1-based) so its longer side is `long_side` pixels.
-pub fn render(path: &Path, page: u32, long_side: u32) -> Result<RgbImage, String> {
+pub fn render(path: &Path, page: u32, long_side: u32) -> Result<RgbImage> {
     let p = page.to_string();
     let s = long_side.to_string();
-    let out = run(
+    let out = poppler(
         "pdftoppm",
         &["-f", &p, "-l", &p, "-scale-to", &s, "-png"],
         path,
         &[],
     )?;
-    let img = image::load_from_memory_with_format(&out, image::ImageFormat::Png)
-        .map_err(|e| format!("page {page} did not render: {e}"))?;
+    let img =
+        image::load_from_memory_with_format(&out, image::ImageFormat::Png).map_err(|e| Error::Render {
+            page,
+            reason: e.to_string(),
+        })?;
     Ok(img.to_rgb8())
 }
 
@@ -246,5 +217,63 @@ mod tests {
         assert_eq!(pages[0].words[2].line, 1);
         assert_eq!(pages[1].page, 4);
         assert!(pages[1].words.is_empty());
+    }
+
+    /// A one-page PDF (300 x 200 points) with one line of text, objects and xref written by hand.
+    fn tiny_pdf(text: &str) -> Vec<u8> {
+        let stream = format!("BT /F1 24 Tf 20 100 Td ({text}) Tj ET");
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R \
+             /Resources << /Font << /F1 5 0 R >> >> >>"
+                .to_string(),
+            format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+        ];
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        for o in offsets {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn info_text_and_render_through_poppler() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tiny.pdf");
+        std::fs::write(&file, tiny_pdf("Hello Loupe")).unwrap();
+        let i = info(&file).unwrap();
+        assert_eq!((i.pages, i.page_size), (1, (300.0, 200.0)));
+        let pages = text_layer(&file, 1, 1).unwrap();
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].text, "Hello Loupe");
+        assert_eq!(pages[0].words.len(), 2);
+        let img = render(&file, 1, 150).unwrap();
+        assert_eq!(img.width().max(img.height()), 150);
+        // Not a PDF at all, and a missing page.
+        let junk = dir.path().join("junk.pdf");
+        std::fs::write(&junk, b"plain text").unwrap();
+        assert!(
+            info(&junk)
+                .unwrap_err()
+                .to_string()
+                .starts_with("not a readable PDF")
+        );
+        assert!(render(&file, 7, 150).is_err());
     }
 }
