@@ -530,26 +530,19 @@ fn answers_from_a_recording_cite_the_moment() {
         &wav,
     );
     // Four seconds of silence first, so the answer's moment is not at zero.
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-nostdin",
-            "-y",
-            "-f",
-            "lavfi",
-            "-t",
-            "4",
-            "-i",
-            "anullsrc=r=22050:cl=mono",
-            "-i",
-        ])
-        .arg(&wav)
-        .args(["-filter_complex", "[0][1]concat=n=2:v=0:a=1"])
-        .arg(lib.join("standup.wav"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    ffmpeg([
+        std::ffi::OsString::from("-f"),
+        "lavfi".into(),
+        "-t".into(),
+        "4".into(),
+        "-i".into(),
+        "anullsrc=r=22050:cl=mono".into(),
+        "-i".into(),
+        wav.clone().into(),
+        "-filter_complex".into(),
+        "[0][1]concat=n=2:v=0:a=1".into(),
+        lib.join("standup.wav").into(),
+    ]);
     let index = dir.path().join("index");
     let out = loupe(
         &index,

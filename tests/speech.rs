@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
+use std::ffi::OsString;
 use std::path::Path;
-use std::process::Command;
 
 fn speech_model_installed(name: &str) {
     assert!(
@@ -17,44 +17,24 @@ fn speech_model_installed(name: &str) {
     );
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .expect("running a fixture tool (scripts/setup installs ffmpeg and espeak-ng)");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
+/// A file's length as Loupe's probe reads it.
 fn duration(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    loupe_media::video::probe(path)
+        .unwrap_or_else(|e| panic!("probing {}: {e}", path.display()))
+        .duration_s
 }
 
 /// Audio made of silences and spoken sentences, in order. Returns the track (WAV) and the start
 /// time of each sentence.
 fn track(dir: &Path, name: &str, parts: &[Part]) -> (std::path::PathBuf, Vec<f64>) {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y"]);
+    let mut args: Vec<OsString> = Vec::new();
     let mut starts = Vec::new();
     let mut t = 0.0;
     for (i, p) in parts.iter().enumerate() {
         match p {
             Part::Quiet(s) => {
-                cmd.args(["-f", "lavfi", "-i", &format!("anullsrc=r=22050:cl=mono:d={s}")]);
+                args.extend(["-f", "lavfi", "-i"].map(OsString::from));
+                args.push(format!("anullsrc=r=22050:cl=mono:d={s}").into());
                 t += s;
             }
             Part::Say(text) => {
@@ -62,20 +42,18 @@ fn track(dir: &Path, name: &str, parts: &[Part]) -> (std::path::PathBuf, Vec<f64
                 speak(text, &wav);
                 starts.push(t);
                 t += duration(&wav);
-                cmd.arg("-i").arg(&wav);
+                args.push("-i".into());
+                args.push(wav.into());
             }
         }
     }
     let inputs: String = (0..parts.len()).map(|i| format!("[{i}]")).collect();
     let out = dir.join(format!("{name}.wav"));
-    cmd.args([
-        "-filter_complex",
-        &format!("{inputs}concat=n={}:v=0:a=1[a]", parts.len()),
-        "-map",
-        "[a]",
-    ])
-    .arg(&out);
-    run(&mut cmd);
+    args.push("-filter_complex".into());
+    args.push(format!("{inputs}concat=n={}:v=0:a=1[a]", parts.len()).into());
+    args.extend(["-map", "[a]"].map(OsString::from));
+    args.push(out.clone().into());
+    ffmpeg(args);
     (out, starts)
 }
 
@@ -86,27 +64,31 @@ enum Part {
 
 /// Re-encodes a WAV into another container (by the file extension), optionally with a picture.
 fn encode(wav: &Path, out: &Path, picture: Option<&str>) {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y"]);
+    let mut args: Vec<OsString> = Vec::new();
     if let Some(colour) = picture {
-        cmd.args(["-f", "lavfi", "-i", &format!("color=c={colour}:s=320x240:r=10")]);
+        args.extend(["-f", "lavfi", "-i"].map(OsString::from));
+        args.push(format!("color=c={colour}:s=320x240:r=10").into());
     }
-    cmd.arg("-i").arg(wav);
+    args.push("-i".into());
+    args.push(wav.into());
     if picture.is_some() {
-        cmd.args([
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-shortest",
-        ]);
+        args.extend(
+            [
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-shortest",
+            ]
+            .map(OsString::from),
+        );
     }
-    cmd.arg(out);
-    run(&mut cmd);
+    args.push(out.into());
+    ffmpeg(args);
 }
 
 /// Word error rate after the Whisper English normaliser, from the crate `loupe eval` uses.
@@ -169,10 +151,13 @@ fn spoken_phrases_land_on_the_right_second_in_a_mixed_library() {
         truth.push((name.to_string(), text.to_string()));
     }
     // Silence with a faint hiss: indexed, but no transcript may be invented for it.
-    run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("anoisesrc=d=20:c=pink:r=16000:a=0.0005")
-        .arg(lib.join("quiet_room.wav")));
+    ffmpeg([
+        OsString::from("-f"),
+        "lavfi".into(),
+        "-i".into(),
+        "anoisesrc=d=20:c=pink:r=16000:a=0.0005".into(),
+        lib.join("quiet_room.wav").into(),
+    ]);
     // A photo, so the library is mixed.
     disc(320, 240, [220, 30, 30], [250, 250, 250])
         .save(lib.join("red_disc.png"))

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
+use std::ffi::OsString;
 use std::path::Path;
-use std::process::Command;
 
 fn shots_of(index: &Path, query: &str) -> Vec<serde_json::Value> {
     let r = loupe_json(
@@ -98,37 +98,26 @@ fn recordings_broken_and_silent_files() {
     std::fs::create_dir_all(&lib).unwrap();
     // A recording: found by its name, kind audio, with a duration.
     let wav = lib.join("meeting_notes.wav");
-    let out = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=300:duration=3",
-        ])
-        .arg(&wav)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    ffmpeg([
+        OsString::from("-f"),
+        "lavfi".into(),
+        "-i".into(),
+        "sine=frequency=300:duration=3".into(),
+        wav.clone().into(),
+    ]);
     // A video without sound.
     let silent = lib.join("silent.mp4");
-    let out = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=yellow:s=160x120:r=10:d=2",
-        ])
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&silent)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    ffmpeg([
+        OsString::from("-f"),
+        "lavfi".into(),
+        "-i".into(),
+        "color=c=yellow:s=160x120:r=10:d=2".into(),
+        "-c:v".into(),
+        "libx264".into(),
+        "-pix_fmt".into(),
+        "yuv420p".into(),
+        silent.clone().into(),
+    ]);
     // A broken video: the first kilobyte of a real one.
     let full = tmp.path().join("full.mp4");
     make_video(&full, &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"]);

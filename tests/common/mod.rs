@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use image::{ImageFormat, Rgb, RgbImage};
+use std::ffi::{OsStr, OsString};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -229,23 +230,42 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// Makes a fixture with ffmpeg, run as Loupe runs it (`ffmpeg-sidecar`, the system's ffmpeg), and
+/// panics with ffmpeg's error lines when it fails.
+pub fn ffmpeg<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) {
+    use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
+    let mut cmd = ffmpeg_sidecar::command::FfmpegCommand::new_with_path("ffmpeg");
+    cmd.args(["-nostdin", "-hide_banner"]).args(args);
+    let shown = format!("{:?}", cmd.as_inner());
+    let mut child = cmd.spawn().expect("ffmpeg (scripts/setup installs it)");
+    let mut errors = Vec::new();
+    for event in child.iter().expect("ffmpeg's output") {
+        match event {
+            FfmpegEvent::Error(m) | FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, m) => errors.push(m),
+            _ => {}
+        }
+    }
+    let status = child.wait().expect("waiting for ffmpeg");
+    assert!(status.success(), "{shown}: {}", errors.join("\n"));
+}
+
 /// Black 0-1 s, red 1-3 s, blue 3-6 s, green 6-8 s, with a tone (cuts at 1, 3 and 6 s).
 pub fn make_video(path: &Path, codec: &[&str]) {
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).unwrap();
     }
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y"]);
+    let mut args: Vec<OsString> = Vec::new();
+    let mut add = |a: &[&str]| args.extend(a.iter().map(OsString::from));
     for (colour, secs) in [("black", 1), ("red", 2), ("blue", 3), ("green", 2)] {
-        cmd.args([
+        add(&[
             "-f",
             "lavfi",
             "-i",
             &format!("color=c={colour}:s=320x240:r=25:d={secs}"),
         ]);
     }
-    cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"]);
-    cmd.args([
+    add(&["-f", "lavfi", "-i", "sine=frequency=440:duration=8"]);
+    add(&[
         "-filter_complex",
         "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0[v]",
         "-map",
@@ -253,13 +273,10 @@ pub fn make_video(path: &Path, codec: &[&str]) {
         "-map",
         "4:a",
     ]);
-    cmd.args(codec).args(["-shortest"]).arg(path);
-    let out = cmd.output().expect("ffmpeg (scripts/setup installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add(codec);
+    add(&["-shortest"]);
+    args.push(path.into());
+    ffmpeg(args);
 }
 
 /// A one-page PDF with a real text layer (Helvetica), one string per line, offsets computed so
