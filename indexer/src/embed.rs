@@ -5,7 +5,7 @@
 use crate::plan::Candidate;
 use crate::prepare::{Item, NewContent, Pixels};
 use crate::{Error, Result};
-use loupe_models::ClipModel;
+use loupe_models::VisualEmbedder;
 use loupe_schemas::{Locator, Segment};
 use loupe_store::{AssetRecord, FileEntry, Index, SegmentWrite, Space};
 use rayon::prelude::*;
@@ -30,7 +30,7 @@ pub(crate) struct Built {
 /// shots, saves thumbnails, and returns what to write.
 pub(crate) fn embed_all<'c>(
     index: &Index,
-    model: &ClipModel,
+    model: &dyn VisualEmbedder,
     content: Vec<(&'c Candidate, NewContent)>,
     batch: usize,
 ) -> Result<Vec<(&'c Candidate, Built)>> {
@@ -55,23 +55,22 @@ pub(crate) fn embed_all<'c>(
                 .collect()
         })
         .collect();
-    let pre = model.vision.preprocessor();
     for group in wanted.chunks(batch.max(1)) {
         let pixels: Vec<ndarray::Array3<f32>> = group
             .par_iter()
             .map(|&(ci, ii)| match &content[ci].1.items[ii].pixels {
                 Some(Pixels::Ready(a)) => a.clone(),
-                Some(Pixels::Frame(f)) => pre.apply(&image::DynamicImage::ImageRgb8(f.clone())),
+                Some(Pixels::Frame(f)) => model.prepare_image(&image::DynamicImage::ImageRgb8(f.clone())),
                 Some(Pixels::Vector(_)) | None => ndarray::Array3::zeros((0, 0, 0)),
             })
             .collect();
-        let out = model.vision.embed_preprocessed(&pixels)?;
+        let out = model.embed_prepared(&pixels)?;
         for (&(ci, ii), v) in group.iter().zip(out) {
-            if v.len() != model.manifest.dim {
+            if v.len() != model.dim() {
                 return Err(Error::Model(loupe_models::Error::Ort(format!(
                     "model returned {} values, its manifest says {}",
                     v.len(),
-                    model.manifest.dim
+                    model.dim()
                 ))));
             }
             vectors[ci][ii] = Some(v);

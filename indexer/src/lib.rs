@@ -37,13 +37,15 @@ mod report;
 mod write;
 
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod testing;
 
 pub use progress::{Counters, NoProgress, Progress};
 
 use loupe_media::DecodeLimits;
 use loupe_models::whisper::Decode;
-use loupe_models::{ClipModel, Ocr, TextEmbedder, Whisper};
+use loupe_models::{Ocr, SentenceEmbedder, VisualEmbedder, Whisper};
 use loupe_schemas::IndexReport;
 use loupe_store::Index;
 use rayon::prelude::*;
@@ -68,9 +70,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The models a run uses.
 #[derive(Clone, Copy)]
 pub struct Models<'a> {
-    pub clip: &'a ClipModel,
+    /// The visual space (CLIP, or the fake in tests): every photo, page and keyframe gets a vector.
+    pub clip: &'a dyn VisualEmbedder,
     /// Sentence embedder for transcript text; without it transcripts are searchable by BM25 only.
-    pub text: Option<&'a TextEmbedder>,
+    pub text: Option<&'a dyn SentenceEmbedder>,
     /// Speech recogniser; without it videos and recordings get no transcript.
     pub whisper: Option<&'a Whisper>,
     /// Text reader; without it scanned pages and photos get no text (PDF text layers still do).
@@ -82,8 +85,8 @@ impl<'a> Models<'a> {
     /// The models of a loaded [`loupe_models::ModelSet`], decoding speech with `decode`.
     pub fn from_set(set: &'a loupe_models::ModelSet, decode: &'a Decode) -> Self {
         Self {
-            clip: &set.clip,
-            text: set.text.as_deref(),
+            clip: set.clip.as_ref(),
+            text: set.text.as_deref().map(|t| t as &dyn SentenceEmbedder),
             whisper: set.whisper.as_ref(),
             ocr: set.ocr.as_ref(),
             decode,

@@ -16,7 +16,7 @@ use crate::progress::Progress;
 use crate::report;
 use crate::{DecodeLimits, Models, Options, audio, document, video};
 use loupe_media::{decode_image, is_tiff};
-use loupe_models::{Ocr, TextEmbedder};
+use loupe_models::{Ocr, SentenceEmbedder};
 use loupe_schemas::{Asset, AssetId, AssetKind, Locator, Segment, WordBox, WordTime};
 use loupe_store::{AssetRecord, FileEntry, Index};
 use std::sync::atomic::AtomicBool;
@@ -180,7 +180,7 @@ fn prepare_image(
     opts: &Options,
 ) -> Result<Prepared, String> {
     let decoded = decode_image(bytes, &opts.limits)?;
-    let pixels = models.clip.vision.preprocessor().apply(&decoded.image);
+    let pixels = models.clip.prepare_image(&decoded.image);
     let mut item = Item::visual(Locator::Whole, Some(Pixels::Ready(pixels)), None);
     let mut warning = None;
     if let (Some(ocr), true) = (models.ocr, opts.photo_ocr) {
@@ -220,7 +220,7 @@ type PhotoText = (loupe_schemas::PageText, Option<Vec<f32>>);
 /// Text in a photo: a quick detection at low resolution, then full OCR only if it found text.
 fn photo_text(
     ocr: &Ocr,
-    text_model: Option<&TextEmbedder>,
+    text_model: Option<&dyn SentenceEmbedder>,
     img: &image::RgbImage,
 ) -> Result<Option<PhotoText>, String> {
     let (side, boxes) = PHOTO_TEXT_CHECK;
@@ -253,16 +253,15 @@ fn flush_pages(
     if pending.is_empty() {
         return Ok(());
     }
-    let pre = models.clip.vision.preprocessor();
     let pixels: Vec<ndarray::Array3<f32>> = pending
         .iter()
-        .map(|p| pre.apply(&image::DynamicImage::ImageRgb8(p.image.clone())))
+        .map(|p| {
+            models
+                .clip
+                .prepare_image(&image::DynamicImage::ImageRgb8(p.image.clone()))
+        })
         .collect();
-    let vectors = models
-        .clip
-        .vision
-        .embed_preprocessed(&pixels)
-        .map_err(|e| e.to_string())?;
+    let vectors = models.clip.embed_prepared(&pixels).map_err(|e| e.to_string())?;
     for (page, v) in pending.drain(..).zip(vectors) {
         let t = page.text;
         let locator = Locator::Page {
@@ -415,7 +414,7 @@ fn prepare_timed(
                 if let Some(m) = models.text {
                     for batch in spoken.chunks_mut(32) {
                         let texts: Vec<&str> = batch.iter().map(|i| i.body.as_str()).collect();
-                        let vs = m.embed(&texts).map_err(|e| e.to_string())?;
+                        let vs = m.embed_texts(&texts).map_err(|e| e.to_string())?;
                         for (item, v) in batch.iter_mut().zip(vs) {
                             item.text_vector = Some(v);
                         }

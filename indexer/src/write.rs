@@ -6,7 +6,7 @@ use crate::embed::{Built, embed_all};
 use crate::plan::Candidate;
 use crate::prepare::{NewContent, Prepared};
 use crate::{Result, report};
-use loupe_models::ClipModel;
+use loupe_models::VisualEmbedder;
 use loupe_schemas::IndexReport;
 use loupe_store::{Index, Op};
 
@@ -59,7 +59,7 @@ fn put(c: &Candidate, built: Built) -> Op {
 /// Embeds a batch's new content and writes the whole batch with one `apply`.
 pub(crate) fn write_batch<'c>(
     index: &Index,
-    model: &ClipModel,
+    model: &dyn VisualEmbedder,
     prepared: impl IntoIterator<Item = (&'c Candidate, Result<Prepared, String>)>,
     batch_size: usize,
     report: &mut IndexReport,

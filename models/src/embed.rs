@@ -1,10 +1,11 @@
-//! What the query side (and tests) need from a model: a vector for a text or an image, in a named
-//! space with a known dimension. The real models ([`ClipModel`], [`TextEmbedder`]) implement these
-//! traits, and so does [`crate::fake::FakeEmbedder`], so search logic can be tested without any
-//! model installed.
+//! What the indexer and the query side need from a model: a vector for a text or an image, in a
+//! named space with a known dimension. The real models ([`ClipModel`], [`TextEmbedder`]) implement
+//! these traits, and so does [`crate::fake::FakeEmbedder`], so indexing and search logic can be
+//! tested without any model installed.
 
 use crate::{ClipModel, Result, TextEmbedder};
 use image::DynamicImage;
+use ndarray::Array3;
 
 /// A joint image-text space (CLIP): a text query and a picture land in the same space.
 pub trait VisualEmbedder: Send + Sync {
@@ -16,6 +17,11 @@ pub trait VisualEmbedder: Send + Sync {
     fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
     /// One unit vector per image (the image tower).
     fn embed_images(&self, images: &[DynamicImage]) -> Result<Vec<Vec<f32>>>;
+    /// An image made ready for [`VisualEmbedder::embed_prepared`] (CLIP: resize, crop, normalise).
+    /// The indexer does this in parallel, then embeds a batch in one model run.
+    fn prepare_image(&self, image: &DynamicImage) -> Array3<f32>;
+    /// One unit vector per image that went through [`VisualEmbedder::prepare_image`].
+    fn embed_prepared(&self, batch: &[Array3<f32>]) -> Result<Vec<Vec<f32>>>;
 }
 
 /// A text-only space (a sentence embedder): transcripts, page text and text queries.
@@ -26,6 +32,12 @@ pub trait SentenceEmbedder: Send + Sync {
     fn dim(&self) -> usize;
     /// One unit vector per text.
     fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// One unit vector for a text of any length (a page, a transcript): the real embedder averages
+    /// passages that fit its window. By default, the text as one passage.
+    fn embed_long(&self, text: &str) -> Result<Vec<f32>> {
+        let mut v = self.embed_texts(&[text])?;
+        Ok(v.pop().unwrap_or_default())
+    }
 }
 
 impl VisualEmbedder for ClipModel {
@@ -44,6 +56,14 @@ impl VisualEmbedder for ClipModel {
     fn embed_images(&self, images: &[DynamicImage]) -> Result<Vec<Vec<f32>>> {
         self.vision.embed(images)
     }
+
+    fn prepare_image(&self, image: &DynamicImage) -> Array3<f32> {
+        self.vision.preprocessor().apply(image)
+    }
+
+    fn embed_prepared(&self, batch: &[Array3<f32>]) -> Result<Vec<Vec<f32>>> {
+        self.vision.embed_preprocessed(batch)
+    }
 }
 
 impl SentenceEmbedder for TextEmbedder {
@@ -57,5 +77,9 @@ impl SentenceEmbedder for TextEmbedder {
 
     fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed(texts)
+    }
+
+    fn embed_long(&self, text: &str) -> Result<Vec<f32>> {
+        TextEmbedder::embed_long(self, text)
     }
 }

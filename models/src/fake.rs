@@ -71,15 +71,11 @@ impl FakeEmbedder {
 
     /// The vector of one image: the axis of the palette colour nearest its mean pixel.
     pub fn image_vector(&self, image: &DynamicImage) -> Vec<f32> {
-        let rgb = image.to_rgb8();
-        let n = u64::from(rgb.width()) * u64::from(rgb.height());
-        let mut sum = [0u64; 3];
-        for p in rgb.pixels() {
-            for (s, c) in sum.iter_mut().zip(p.0) {
-                *s += u64::from(c);
-            }
-        }
-        let mean = sum.map(|s| (s / n.max(1)) as i64);
+        self.colour_vector(mean_rgb(image))
+    }
+
+    /// The axis of the palette colour nearest `mean`.
+    fn colour_vector(&self, mean: [i64; 3]) -> Vec<f32> {
         let nearest = PALETTE
             .iter()
             .enumerate()
@@ -94,6 +90,19 @@ impl FakeEmbedder {
         v[nearest] = 1.0;
         v
     }
+}
+
+/// The mean pixel of an image, per channel.
+fn mean_rgb(image: &DynamicImage) -> [i64; 3] {
+    let rgb = image.to_rgb8();
+    let n = u64::from(rgb.width()) * u64::from(rgb.height());
+    let mut sum = [0u64; 3];
+    for p in rgb.pixels() {
+        for (s, c) in sum.iter_mut().zip(p.0) {
+            *s += u64::from(c);
+        }
+    }
+    sum.map(|s| (s / n.max(1)) as i64)
 }
 
 impl VisualEmbedder for FakeEmbedder {
@@ -111,6 +120,25 @@ impl VisualEmbedder for FakeEmbedder {
 
     fn embed_images(&self, images: &[DynamicImage]) -> Result<Vec<Vec<f32>>> {
         Ok(images.iter().map(|i| self.image_vector(i)).collect())
+    }
+
+    /// The fake's "pixels": the mean colour, as a 3x1x1 array.
+    fn prepare_image(&self, image: &DynamicImage) -> ndarray::Array3<f32> {
+        let m = mean_rgb(image);
+        ndarray::Array3::from_shape_fn((3, 1, 1), |(c, _, _)| m[c] as f32)
+    }
+
+    fn embed_prepared(&self, batch: &[ndarray::Array3<f32>]) -> Result<Vec<Vec<f32>>> {
+        batch
+            .iter()
+            .map(|a| match a.as_slice() {
+                Some(&[r, g, b]) => Ok(self.colour_vector([r as i64, g as i64, b as i64])),
+                _ => Err(crate::Error::Ort(format!(
+                    "the fake embeds what its prepare_image gave, not a {:?} array",
+                    a.shape()
+                ))),
+            })
+            .collect()
     }
 }
 
