@@ -243,7 +243,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             ),
         });
         drop(index);
-        let index = std::sync::Arc::new(Index::open(&dir, Access::Read)?);
+        let index = std::sync::Arc::new(Index::open_with(&dir, Access::Read, &config.store)?);
         let queries: Vec<Vec<f32>> = (0..args.queries).map(|_| rng.vector(dim)).collect();
         let none = Filters::default();
         let nearest = |vector: &[f32], filters: &Filters| {

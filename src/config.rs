@@ -158,7 +158,7 @@ impl Config {
     /// The index, read-only, with a searcher that encodes queries with the models it records
     /// (hits link to the HTTP API's routes, as the server's do).
     pub fn searcher(&self) -> Result<loupe_query::Searcher> {
-        let index = loupe_store::Index::open(&self.index, loupe_store::Access::Read)?;
+        let index = loupe_store::Index::open_with(&self.index, loupe_store::Access::Read, &self.store)?;
         let runtime = self.runtime()?;
         let models = self.load_models(&runtime, &ModelChoice::for_query(index.meta()))?;
         Ok(

@@ -123,19 +123,10 @@ enum Command {
 enum ConfigCommand {
     /// Print every setting with its value and its origin (default, file, env or flag; the
     /// precedence is default < file < env < flag). API keys are masked.
-    Show(ShowArgs),
+    Show(ServeArgs),
 }
 
-#[derive(clap::Args, Debug)]
-struct ShowArgs {
-    #[command(flatten)]
-    file: settings::FileArgs,
-    #[command(flatten)]
-    server: settings::ServerFlags,
-    #[command(flatten)]
-    answer: settings::AnswerFlags,
-}
-
+// The flags of `serve`; `config show` takes them too, so it shows what `serve` would use.
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
     #[command(flatten)]
@@ -613,7 +604,7 @@ fn cmd_status(config: &Config, check: bool, repair: bool, json: bool) -> Result<
     } else {
         loupe_store::Access::Read
     };
-    let index = loupe_store::Index::open(&config.index, access)?;
+    let index = loupe_store::Index::open_with(&config.index, access, &config.store)?;
     let repaired = if repair { Some(index.repair()?) } else { None };
     let (files, assets) = index.catalog().counts()?;
     let points = index.vectors().count()?;
