@@ -27,6 +27,17 @@ pub struct BenchArgs {
     /// Also measure `POST /v1/search` through a real server on loopback at each store size.
     #[arg(long)]
     http: bool,
+    /// Also measure a Qdrant server backend, side by side with the embedded one, against an
+    /// in-process Qdrant gRPC server on loopback (Qdrant Edge shards behind Qdrant's own protocol;
+    /// measures the client, gRPC and serialisation cost). `--qdrant-url URL` measures that server.
+    #[arg(long)]
+    qdrant_loopback: bool,
+}
+
+/// Store and query figures of one backend at one size.
+struct StoreFigures {
+    write_pps: f64,
+    top50_p50: f64,
 }
 
 /// xorshift64*: a reproducible stream of pseudo-random numbers, enough for synthetic data.
@@ -102,6 +113,11 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
     let decode = loupe_models::whisper::Decode::default();
     let photo_models = loupe_indexer::Models::from_set(&set, &decode);
     let ocr = config.load_ocr(&runtime, None)?;
+    // Photos are indexed into the embedded store: that part measures the models.
+    let embedded = loupe_store::OpenOptions {
+        qdrant: None,
+        ..config.store.clone()
+    };
 
     if !args.no_index && args.images > 0 {
         let lib = tmp.path().join("photos");
@@ -123,7 +139,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             img.save(lib.join(format!("photo_{i:05}.jpg")))?;
         }
         let index_dir = tmp.path().join("index-photos");
-        let index = Index::open_or_create_with(&index_dir, &visual_only(&set), &config.store)?;
+        let index = Index::open_or_create_with(&index_dir, &visual_only(&set), &embedded)?;
         let opts = loupe_indexer::Options::default();
         let report = loupe_indexer::index_path(&index, &photo_models, &lib, &opts, &AtomicBool::new(false))?;
         rows.push(Row {
@@ -143,7 +159,7 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             let index = Index::open_or_create_with(
                 &tmp.path().join("index-photos-ocr"),
                 &visual_only(&set),
-                &config.store,
+                &embedded,
             )?;
             let report = loupe_indexer::index_path(&index, &with_ocr, &lib, &opts, &AtomicBool::new(false))?;
             rows.push(Row {
@@ -179,142 +195,53 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         });
     }
 
-    for &n in args.points.iter().filter(|&&n| n > 0) {
-        let dir = tmp.path().join(format!("index-{n}"));
-        // Recorded as built by the loaded model, so the real search path accepts it.
-        let index = Index::open_or_create_with(&dir, &visual_only(&set), &config.store)?;
-        let mut rng = Rng(n as u64 | 1);
-        let t = Instant::now();
-        let batch = 1000;
-        for start in (0..n).step_by(batch) {
-            let mut ops = Vec::with_capacity(batch);
-            for i in start..(start + batch).min(n) {
-                let mut h = [0u8; 32];
-                h[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                h[8..16].copy_from_slice(&(n as u64).to_le_bytes());
-                let id = AssetId::from_hash(&h);
-                let path = format!("/bench/album{:03}/photo_{i:07}.jpg", i % 100);
-                let asset = Asset {
-                    id: id.clone(),
-                    kind: AssetKind::Image,
-                    path: path.clone(),
-                    paths: vec![path.clone()],
-                    size: 1000,
-                    mtime: 1_700_000_000 + i as i64,
-                    width: Some(1600),
-                    height: Some(1200),
-                    duration_s: None,
-                    pages: None,
-                    captured_at: None,
-                    language: None,
-                };
-                ops.push(Op::Put {
-                    path,
-                    file: FileEntry {
-                        asset_id: id.clone(),
-                        size: 1000,
-                        mtime_ns: 0,
-                    },
-                    record: Box::new(AssetRecord {
-                        asset,
-                        captured_ts: None,
-                        segments: vec![],
-                    }),
-                    segments: vec![SegmentWrite {
-                        segment: Segment::new(id, Locator::Whole),
-                        vectors: vec![(Space::Visual, rng.vector(dim))],
-                        body: String::new(),
-                        words: Vec::new(),
-                        boxes: Vec::new(),
-                    }],
-                });
-            }
-            index.apply(ops)?;
+    // The backends measured: embedded always; a Qdrant server beside it when one is given.
+    let mut backends: Vec<(String, loupe_store::OpenOptions)> = vec![("Qdrant Edge".to_string(), embedded)];
+    let _loopback = if args.qdrant_loopback {
+        let server = loupe_qdrant_loopback::Loopback::start(&tmp.path().join("qdrant-loopback"))
+            .context("starting the loopback Qdrant server")?;
+        let mut q = config.store.qdrant.clone().unwrap_or_default();
+        q.url = server.url();
+        backends.push((
+            "Qdrant server (loopback gRPC)".to_string(),
+            loupe_store::OpenOptions {
+                qdrant: Some(q),
+                ..config.store.clone()
+            },
+        ));
+        Some(server)
+    } else {
+        if let Some(q) = &config.store.qdrant {
+            backends.push((format!("Qdrant server {}", q.display_url()), config.store.clone()));
         }
-        let write_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        index.optimize()?;
-        let opt_s = t.elapsed().as_secs_f64();
-        rows.push(Row {
-            what: format!("{n} points: write (catalog + vectors + text)"),
-            value: format!(
-                "{:.0} points/s ({write_s:.1} s), HNSW build {opt_s:.1} s",
-                n as f64 / write_s
-            ),
-        });
-        drop(index);
-        let index = std::sync::Arc::new(Index::open_with(&dir, Access::Read, &config.store)?);
-        let queries: Vec<Vec<f32>> = (0..args.queries).map(|_| rng.vector(dim)).collect();
-        let none = Filters::default();
-        let nearest = |vector: &[f32], filters: &Filters| {
-            index.vectors().search(&VectorQuery {
-                space: Space::Visual,
-                vector,
-                filters,
-                limit: 50,
-                score_threshold: None,
-            })
-        };
-        let (p50, p95, p99) = time_many(args.queries, |i| {
-            nearest(&queries[i], &none)?;
-            Ok(())
-        })?;
-        rows.push(Row {
-            what: format!("{n} points: vector top-50 (Qdrant Edge)"),
-            value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
-        });
-        let album = Filters {
-            path_prefix: Some("/bench/album007".into()),
-            ..Filters::default()
-        };
-        let (p50, p95, p99) = time_many(args.queries, |i| {
-            nearest(&queries[i], &album)?;
-            Ok(())
-        })?;
-        rows.push(Row {
-            what: format!("{n} points: vector top-50, folder filter (1%)"),
-            value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
-        });
-        let (p50, p95, p99) = time_many(args.queries, |i| {
-            index
-                .text()
-                .search(&format!("photo_{:07}", i * 37 % n), &none, 50)?;
-            Ok(())
-        })?;
-        rows.push(Row {
-            what: format!("{n} points: BM25 top-50 over names (tantivy)"),
-            value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
-        });
-        // The whole search path the CLI and the server use.
-        let searcher = loupe_query::Searcher::new(index.clone(), set.visual(), None);
-        let (p50, p95, p99) = time_many(args.queries, |i| {
-            let req = SearchRequest::text(format!("red photo album{:03}", i % 100));
-            searcher.search(&req)?;
-            Ok(())
-        })?;
-        rows.push(Row {
-            what: format!("{n} points: text search end to end (encode + both signals + RRF + hydrate)"),
-            value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
-        });
-        let (raw_p50, inproc_p50) = (
-            time_many(args.queries, |i| {
-                nearest(&queries[i], &none)?;
-                Ok(())
-            })?
-            .0,
-            p50,
-        );
-        drop(searcher);
-        drop(index);
-        if args.http {
-            let index = Index::open_with(&dir, Access::Write, &config.store)?;
-            let clip_only = loupe_models::ModelSet {
-                clip: set.clip.clone(),
-                text: None,
-                whisper: None,
-                ocr: None,
-            };
-            http_rows(&mut rows, n, index, clip_only, args.queries, raw_p50, inproc_p50)?;
+        None
+    };
+    for &n in args.points.iter().filter(|&&n| n > 0) {
+        let mut figures = Vec::new();
+        for (b, (label, options)) in backends.iter().enumerate() {
+            let dir = tmp.path().join(format!("index-{n}-{b}"));
+            let http = args.http && b + 1 == backends.len();
+            figures.push(store_rows(
+                &mut rows, &set, dim, n, &dir, label, options, &args, http,
+            )?);
+            if let Some(q) = &options.qdrant {
+                // Leave nothing behind on a real server.
+                let meta = Index::open_with(&dir, Access::Read, options)?.meta().clone();
+                if let loupe_store::VectorsAt::Qdrant { collection, .. } = meta.vectors {
+                    loupe_store::QdrantBackend::drop_collection(q, &collection)?;
+                }
+            }
+        }
+        if let [edge, server, ..] = figures.as_slice() {
+            rows.push(Row {
+                what: format!("{n} points: {} over Qdrant Edge", backends[1].0),
+                value: format!(
+                    "write {:.2}x the time; top-50 p50 +{:.2} ms ({:.1}x)",
+                    edge.write_pps / server.write_pps,
+                    server.top50_p50 - edge.top50_p50,
+                    server.top50_p50 / edge.top50_p50
+                ),
+            });
         }
     }
 
@@ -347,6 +274,162 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `n` synthetic points into a new index at `dir` on the backend `options` names, then
+/// measures queries on it; adds the rows and returns the figures compared across backends.
+#[allow(clippy::too_many_arguments)]
+fn store_rows(
+    rows: &mut Vec<Row>,
+    set: &loupe_models::ModelSet,
+    dim: usize,
+    n: usize,
+    dir: &std::path::Path,
+    label: &str,
+    options: &loupe_store::OpenOptions,
+    args: &BenchArgs,
+    http: bool,
+) -> Result<StoreFigures> {
+    // Recorded as built by the loaded model, so the real search path accepts it.
+    let index = Index::open_or_create_with(dir, &visual_only(set), options)?;
+    let mut rng = Rng(n as u64 | 1);
+    let t = Instant::now();
+    let batch = 1000;
+    for start in (0..n).step_by(batch) {
+        let mut ops = Vec::with_capacity(batch);
+        for i in start..(start + batch).min(n) {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            h[8..16].copy_from_slice(&(n as u64).to_le_bytes());
+            let id = AssetId::from_hash(&h);
+            let path = format!("/bench/album{:03}/photo_{i:07}.jpg", i % 100);
+            let asset = Asset {
+                id: id.clone(),
+                kind: AssetKind::Image,
+                path: path.clone(),
+                paths: vec![path.clone()],
+                size: 1000,
+                mtime: 1_700_000_000 + i as i64,
+                width: Some(1600),
+                height: Some(1200),
+                duration_s: None,
+                pages: None,
+                captured_at: None,
+                language: None,
+            };
+            ops.push(Op::Put {
+                path,
+                file: FileEntry {
+                    asset_id: id.clone(),
+                    size: 1000,
+                    mtime_ns: 0,
+                },
+                record: Box::new(AssetRecord {
+                    asset,
+                    captured_ts: None,
+                    segments: vec![],
+                }),
+                segments: vec![SegmentWrite {
+                    segment: Segment::new(id, Locator::Whole),
+                    vectors: vec![(Space::Visual, rng.vector(dim))],
+                    body: String::new(),
+                    words: Vec::new(),
+                    boxes: Vec::new(),
+                }],
+            });
+        }
+        index.apply(ops)?;
+    }
+    let write_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    index.optimize()?;
+    let opt_s = t.elapsed().as_secs_f64();
+    rows.push(Row {
+        what: format!("{n} points, {label}: write (catalog + vectors + text)"),
+        value: format!(
+            "{:.0} points/s ({write_s:.1} s), HNSW build {opt_s:.1} s",
+            n as f64 / write_s
+        ),
+    });
+    drop(index);
+    let index = std::sync::Arc::new(Index::open_with(dir, Access::Read, options)?);
+    let queries: Vec<Vec<f32>> = (0..args.queries).map(|_| rng.vector(dim)).collect();
+    let none = Filters::default();
+    let nearest = |vector: &[f32], filters: &Filters| {
+        index.vectors().search(&VectorQuery {
+            space: Space::Visual,
+            vector,
+            filters,
+            limit: 50,
+            score_threshold: None,
+        })
+    };
+    let (p50, p95, p99) = time_many(args.queries, |i| {
+        nearest(&queries[i], &none)?;
+        Ok(())
+    })?;
+    let top50_p50 = p50;
+    rows.push(Row {
+        what: format!("{n} points, {label}: vector top-50"),
+        value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
+    });
+    let album = Filters {
+        path_prefix: Some("/bench/album007".into()),
+        ..Filters::default()
+    };
+    let (p50, p95, p99) = time_many(args.queries, |i| {
+        nearest(&queries[i], &album)?;
+        Ok(())
+    })?;
+    rows.push(Row {
+        what: format!("{n} points, {label}: vector top-50, folder filter (1%)"),
+        value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
+    });
+    let (p50, p95, p99) = time_many(args.queries, |i| {
+        index
+            .text()
+            .search(&format!("photo_{:07}", i * 37 % n), &none, 50)?;
+        Ok(())
+    })?;
+    rows.push(Row {
+        what: format!("{n} points, {label}: BM25 top-50 over names (tantivy)"),
+        value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
+    });
+    // The whole search path the CLI and the server use.
+    let searcher = loupe_query::Searcher::new(index.clone(), set.visual(), None);
+    let (p50, p95, p99) = time_many(args.queries, |i| {
+        let req = SearchRequest::text(format!("red photo album{:03}", i % 100));
+        searcher.search(&req)?;
+        Ok(())
+    })?;
+    rows.push(Row {
+        what: format!("{n} points, {label}: text search end to end (encode + both signals + RRF + hydrate)"),
+        value: format!("p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms"),
+    });
+    let (raw_p50, inproc_p50) = (
+        time_many(args.queries, |i| {
+            nearest(&queries[i], &none)?;
+            Ok(())
+        })?
+        .0,
+        p50,
+    );
+    drop(searcher);
+    drop(index);
+    if http {
+        let index = Index::open_with(dir, Access::Write, options)?;
+        let clip_only = loupe_models::ModelSet {
+            clip: set.clip.clone(),
+            text: None,
+            whisper: None,
+            ocr: None,
+        };
+        http_rows(rows, n, index, clip_only, args.queries, raw_p50, inproc_p50)?;
+    }
+    Ok(StoreFigures {
+        write_pps: n as f64 / write_s,
+        top50_p50,
+    })
 }
 
 /// Serves `index` on an ephemeral loopback port and measures text search over HTTP: latency of one

@@ -90,7 +90,7 @@ impl Config {
             index: s.index.clone(),
             models: ModelStore::new(s.models.clone()),
             onnxruntime: s.onnxruntime.clone(),
-            store: s.store,
+            store: s.store.clone(),
             llm_worker: s.server.answer.local_worker.clone(),
         }
     }

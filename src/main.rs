@@ -5,6 +5,7 @@ mod ask_cmd;
 mod bench;
 mod config;
 mod eval;
+mod migrate_cmd;
 mod models_cmd;
 mod output;
 mod progress;
@@ -35,6 +36,14 @@ struct Cli {
     /// Print one JSON document on stdout instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Keep the index's vectors on this Qdrant server or cluster (gRPC, e.g. http://qdrant:6334;
+    /// https:// uses TLS) instead of embedded. Also `[qdrant] url` in the config file.
+    #[arg(long, global = true, env = "LOUPE_QDRANT_URL")]
+    qdrant_url: Option<String>,
+    /// The Qdrant server's API key. Prefer LOUPE_QDRANT_API_KEY or the config file: a flag shows
+    /// in `ps`. Never printed or logged.
+    #[arg(long, global = true, env = "LOUPE_QDRANT_API_KEY", hide_env_values = true)]
+    qdrant_api_key: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,6 +106,24 @@ enum Command {
         /// Remove orphan points and documents (left by a crash, then a deleted file); implies --check.
         #[arg(long)]
         repair: bool,
+    },
+    /// Move the index's vectors between the embedded store and a Qdrant server: `--to URL` copies
+    /// them to the server, `--from URL` brings them back. Batches, a progress bar, resumes after a
+    /// kill, and checks counts and a sample of vectors before the index switches over.
+    Migrate {
+        /// The Qdrant server to move the vectors to (the rest of [qdrant] applies: key, collection,
+        /// cluster settings).
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        to: Option<String>,
+        /// The Qdrant server the vectors are on now; they come back to the embedded store.
+        #[arg(long)]
+        from: Option<String>,
+        /// Points per batch.
+        #[arg(long, default_value_t = 512)]
+        batch: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Installed models; pull the real ones.
     Models {
@@ -308,6 +335,21 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Command::Search(args) => cmd_search(&config, args, cli.json),
         Command::Ask(args) => ask_cmd::run(&config, &settings.server.answer, args, cli.json),
         Command::Status { check, repair } => cmd_status(&config, check || repair, repair, cli.json),
+        Command::Migrate {
+            to,
+            from,
+            batch,
+            quiet,
+        } => migrate_cmd::run(
+            &config,
+            migrate_cmd::MigrateArgs {
+                to,
+                from,
+                batch,
+                quiet,
+            },
+            cli.json,
+        ),
         Command::Models { command } => models_cmd::run(&config, command, cli.json),
         Command::Bench(args) => bench::run(&config, args, cli.json),
         Command::Eval(args) => eval::run(&config, args, cli.json),
@@ -613,6 +655,7 @@ fn cmd_status(config: &Config, check: bool, repair: bool, json: bool) -> Result<
         "index": config.index,
         "visual_model": index.meta().visual_model,
         "text_model": index.meta().text_model,
+        "vectors": index.vectors().location().to_string(),
         "files": files,
         "assets": assets,
         "points": points,
@@ -638,6 +681,7 @@ fn cmd_status(config: &Config, check: bool, repair: bool, json: bool) -> Result<
                 .as_deref()
                 .unwrap_or("none (transcripts by BM25 only)")
         );
+        println!("vectors       {}", index.vectors().location());
         println!("files         {files}");
         println!("assets        {assets}");
         println!("points        {points}");

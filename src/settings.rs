@@ -127,6 +127,8 @@ pub struct Flags {
     pub index: Option<Given<PathBuf>>,
     pub models: Option<Given<PathBuf>>,
     pub config: Option<Given<PathBuf>>,
+    pub qdrant_url: Option<Given<String>>,
+    pub qdrant_api_key: Option<Given<String>>,
     pub port: Option<Given<u16>>,
     pub bind: Option<Given<IpAddr>>,
     pub roots: Vec<PathBuf>,
@@ -136,7 +138,8 @@ pub struct Flags {
     pub openai_model: Option<Given<String>>,
     pub openai_text_only: bool,
     pub openai_prompt: Option<Style>,
-    /// Whether this command reads the config file (`serve`, `ask`, `config show`).
+    /// Whether this command reads the whole config file (`serve`, `ask`, `config show`); the
+    /// others read only its `[qdrant]` section.
     pub read_file: bool,
     /// Whether this command is `serve` (it logs each request at info).
     pub serve: bool,
@@ -180,6 +183,8 @@ impl Flags {
         let mut f = Flags {
             index: given(&cli.index, source, "index"),
             models: given(&cli.models, source, "models"),
+            qdrant_url: given(&cli.qdrant_url, source, "qdrant_url"),
+            qdrant_api_key: given(&cli.qdrant_api_key, source, "qdrant_api_key"),
             serve: matches!(cli.command, crate::Command::Serve(_)),
             ..Flags::default()
         };
@@ -273,7 +278,8 @@ pub struct Settings {
     pub models: PathBuf,
     /// The ONNX Runtime library named by `ORT_DYLIB_PATH`; None: the one in the model folder.
     pub onnxruntime: Option<PathBuf>,
-    /// How the index is opened (`LOUPE_MIN_FREE_MB`).
+    /// How the index is opened (`LOUPE_MIN_FREE_MB`; the Qdrant server from `--qdrant-url`,
+    /// `LOUPE_QDRANT_*` and the file's `[qdrant]` section).
     pub store: loupe_store::OpenOptions,
     pub log: Log,
     /// The server's settings and the `[answer]` section (also used by `loupe ask`).
@@ -384,33 +390,69 @@ impl Settings {
             set("log_format", &Source::Env("LOUPE_LOG_FORMAT".into()));
         }
 
-        // The file.
-        let config_file = if flags.read_file {
-            match &flags.config {
-                Some(g) => {
-                    set("config", &g.source);
-                    Some(g.value.clone())
+        // The file: every command reads its [qdrant] section (the index's vectors may live on a
+        // server); `serve`, `ask` and `config show` read the rest too.
+        let config_file = match &flags.config {
+            Some(g) => {
+                set("config", &g.source);
+                Some(g.value.clone())
+            }
+            None => match env.var("LOUPE_CONFIG") {
+                Some(v) => {
+                    set("config", &Source::Env("LOUPE_CONFIG".into()));
+                    Some(PathBuf::from(v))
                 }
                 None => default_config_file(env),
-            }
-        } else {
-            None
+            },
         };
-        let mut server = match &config_file {
+        let (mut server, qdrant_file) = match &config_file {
             Some(f) => {
                 let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-                let server: ServerConfig =
+                let mut table: toml::Table =
                     toml::from_str(&text).with_context(|| format!("{}", f.display()))?;
-                let table: toml::Table = toml::from_str(&text).with_context(|| format!("{}", f.display()))?;
+                let qdrant = table.remove("qdrant");
                 let mut keys = Vec::new();
                 toml_keys(&table, "", &mut keys);
-                for k in keys {
-                    set(&k, &Source::File(f.clone()));
-                }
-                server
+                let server = if flags.read_file {
+                    for k in keys {
+                        set(&k, &Source::File(f.clone()));
+                    }
+                    table
+                        .try_into::<ServerConfig>()
+                        .with_context(|| format!("{}", f.display()))?
+                } else {
+                    ServerConfig::default()
+                };
+                let qdrant = match qdrant {
+                    Some(q) => {
+                        let mut qkeys = Vec::new();
+                        if let toml::Value::Table(t) = &q {
+                            toml_keys(t, "qdrant.", &mut qkeys);
+                        }
+                        for k in qkeys {
+                            set(&k, &Source::File(f.clone()));
+                        }
+                        Some(
+                            q.try_into::<loupe_store::QdrantConfig>()
+                                .with_context(|| format!("{}: [qdrant]", f.display()))?,
+                        )
+                    }
+                    None => None,
+                };
+                (server, qdrant)
             }
-            None => ServerConfig::default(),
+            None => (ServerConfig::default(), None),
         };
+        let mut qdrant = qdrant_file.unwrap_or_default();
+        if let Some(g) = &flags.qdrant_url {
+            qdrant.url = g.value.clone();
+            set("qdrant.url", &g.source);
+        }
+        if let Some(g) = &flags.qdrant_api_key {
+            qdrant.api_key = Some(g.value.clone());
+            set("qdrant.api_key", &g.source);
+        }
+        store.qdrant = (!qdrant.url.trim().is_empty()).then_some(qdrant);
 
         // The environment and flags over it.
         if let Some(g) = &flags.port {
@@ -519,6 +561,15 @@ impl Settings {
                 },
             ),
             ("min_free_mb".into(), self.store.min_free_mib.into()),
+            (
+                "vectors".into(),
+                if self.store.qdrant.is_some() {
+                    "qdrant"
+                } else {
+                    "embedded"
+                }
+                .into(),
+            ),
             ("log".into(), self.log.filter.clone().into()),
             (
                 "log_format".into(),
@@ -530,11 +581,22 @@ impl Settings {
             "",
             &mut values,
         );
+        if let Some(q) = &self.store.qdrant {
+            flatten(
+                &serde_json::json!({ "qdrant": serde_json::to_value(q).unwrap_or_default() }),
+                "",
+                &mut values,
+            );
+        }
         values
             .into_iter()
             .map(|(k, v)| {
                 let v = if k == "api_key" || k.ends_with(".api_key") {
                     mask(&v)
+                } else if k == "qdrant.url" {
+                    // A URL may carry user:password@; show it without.
+                    v.as_str()
+                        .map_or(v.clone(), |u| loupe_store::vectors::redact_url(u).into())
                 } else {
                     v
                 };
@@ -729,6 +791,59 @@ mod tests {
         };
         assert!(Settings::resolve(&flags, &env(&[("HOME", "/h")])).is_ok());
         flags.read_file = true;
+        assert!(Settings::resolve(&flags, &env(&[("HOME", "/h")])).is_err());
+    }
+
+    #[test]
+    fn qdrant_from_the_file_env_and_flags_for_every_command() {
+        let (_d, f) = file(
+            "port = 9000\n[qdrant]\nurl = \"http://file-qdrant:6334\"\ncollection = \"family\"\n\
+             [qdrant.collection_settings]\nshard_number = 3\nreplication_factor = 2\n\
+             quantization = { type = \"int8\" }\n[qdrant.search]\nhnsw_ef = 128\nconsistency = \"majority\"\n",
+        );
+        // `loupe index` reads only the [qdrant] section.
+        let mut flags = Flags {
+            config: flag(f.clone(), "--config"),
+            ..Flags::default()
+        };
+        let s = Settings::resolve(&flags, &env(&[("HOME", "/h")])).unwrap();
+        let q = s.store.qdrant.as_ref().unwrap();
+        assert_eq!(q.url, "http://file-qdrant:6334");
+        assert_eq!(q.collection.as_deref(), Some("family"));
+        assert_eq!(q.collection_settings.shard_number, Some(3));
+        assert_eq!(q.search.hnsw_ef, Some(128));
+        assert_eq!(source(&s, "qdrant.url"), Source::File(f.clone()));
+        assert_eq!(s.server.port, 7878, "the server keys are not this command's");
+        // The variable behind --qdrant-url wins over the file; the key is never shown.
+        flags.qdrant_url = Some(Given {
+            value: "https://user:pw@cluster:6334".into(),
+            source: Source::Env("LOUPE_QDRANT_URL".into()),
+        });
+        flags.qdrant_api_key = Some(Given {
+            value: "qdrant-secret-key-0123456789".into(),
+            source: Source::Env("LOUPE_QDRANT_API_KEY".into()),
+        });
+        let s = Settings::resolve(&flags, &env(&[("HOME", "/h")])).unwrap();
+        let q = s.store.qdrant.as_ref().unwrap();
+        assert_eq!(q.url, "https://user:pw@cluster:6334");
+        assert_eq!(q.collection_settings.replication_factor, Some(2));
+        assert_eq!(source(&s, "qdrant.url"), Source::Env("LOUPE_QDRANT_URL".into()));
+        let text = s.to_text();
+        let json = s.to_json().to_string();
+        for out in [&text, &json] {
+            assert!(!out.contains("qdrant-secret"), "{out}");
+            assert!(!out.contains("user:pw"), "{out}");
+        }
+        assert!(text.contains("https://cluster:6334"), "{text}");
+        // No URL anywhere: embedded.
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", "/h")])).unwrap();
+        assert!(s.store.qdrant.is_none());
+        // A [qdrant] key Loupe does not know is an error, not ignored.
+        let (_d2, bad) = file("[qdrant]\nurl = \"http://q:6334\"\nshards = 3\n");
+        let flags = Flags {
+            config: flag(bad, "--config"),
+            ..Flags::default()
+        };
         assert!(Settings::resolve(&flags, &env(&[("HOME", "/h")])).is_err());
     }
 

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     DiskFull,
     /// The vector store, the text index or the catalog failed.
     StoreError,
+    /// The Qdrant server holding the index's vectors did not answer, even after retries. Nothing
+    /// past the last commit was kept; run again once it is back.
+    StoreUnavailable,
     /// Reading or writing a file of the index failed.
     IoError,
     /// The configuration cannot work (for example an answerer without the settings it needs).
@@ -73,6 +76,7 @@ impl ErrorCode {
         Self::ModelError,
         Self::DiskFull,
         Self::StoreError,
+        Self::StoreUnavailable,
         Self::IoError,
         Self::Config,
         Self::Internal,
@@ -99,6 +103,7 @@ impl ErrorCode {
             Self::ModelError => "model_error",
             Self::DiskFull => "disk_full",
             Self::StoreError => "store_error",
+            Self::StoreUnavailable => "store_unavailable",
             Self::IoError => "io_error",
             Self::Config => "config",
             Self::Internal => "internal",
@@ -132,7 +137,7 @@ impl ErrorCode {
             | Self::IndexFailed
             | Self::Error => 500,
             Self::AnswererFailed => 502,
-            Self::NoIndex | Self::Overloaded => 503,
+            Self::NoIndex | Self::Overloaded | Self::StoreUnavailable => 503,
             Self::Timeout => 504,
         }
     }
@@ -162,8 +167,8 @@ mod tests {
         use ErrorCode::*;
         match c {
             BadRequest | BadImage | Unauthorized | Forbidden | NotFound | TooLarge | IndexBusy | NoIndex
-            | ModelMismatch | ModelError | DiskFull | StoreError | IoError | Config | Internal
-            | AnswererFailed | Overloaded | Timeout | Interrupted | IndexFailed | Error => {
+            | ModelMismatch | ModelError | DiskFull | StoreError | StoreUnavailable | IoError | Config
+            | Internal | AnswererFailed | Overloaded | Timeout | Interrupted | IndexFailed | Error => {
                 ErrorCode::ALL.contains(&c)
             }
         }
@@ -206,6 +211,7 @@ mod tests {
             (ModelError, 500, 1),
             (DiskFull, 500, 1),
             (StoreError, 500, 1),
+            (StoreUnavailable, 503, 1),
             (IoError, 500, 1),
             (Config, 500, 1),
             (Internal, 500, 1),

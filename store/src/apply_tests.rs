@@ -20,8 +20,44 @@ fn models() -> IndexModels {
     }
 }
 
-fn open(dir: &Path) -> Index {
-    Index::open_or_create(dir, &models()).expect("open index")
+/// The vector backend a test runs on: every test here runs on both (see the bottom of the file).
+enum Backend {
+    Embedded,
+    /// A Qdrant server through `qdrant-client` over gRPC: the in-process loopback server.
+    /// The server, then its data folder (dropped in that order).
+    Qdrant(
+        loupe_qdrant_loopback::Loopback,
+        #[allow(dead_code)] tempfile::TempDir,
+    ),
+}
+
+impl Backend {
+    fn qdrant() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = loupe_qdrant_loopback::Loopback::start(dir.path()).expect("loopback server");
+        Self::Qdrant(server, dir)
+    }
+
+    fn options(&self) -> OpenOptions {
+        OpenOptions {
+            qdrant: match self {
+                Self::Embedded => None,
+                Self::Qdrant(server, _) => Some(QdrantConfig {
+                    retry: vectors::RetryPolicy {
+                        attempts: 3,
+                        initial_ms: 5,
+                        max_ms: 20,
+                    },
+                    ..QdrantConfig::new(server.url())
+                }),
+            },
+            ..OpenOptions::default()
+        }
+    }
+}
+
+fn open(b: &Backend, dir: &Path) -> Index {
+    Index::open_or_create_with(dir, &models(), &b.options()).expect("open index")
 }
 
 fn id(n: u8) -> AssetId {
@@ -184,8 +220,14 @@ impl VectorBackend for FailingFlush {
     fn count(&self) -> Result<usize> {
         self.inner.count()
     }
-    fn points(&self) -> Result<Vec<(Uuid, Option<AssetId>)>> {
-        self.inner.points()
+    fn scroll(&self, offset: Option<Uuid>, limit: usize, with_vectors: bool) -> Result<Page> {
+        self.inner.scroll(offset, limit, with_vectors)
+    }
+    fn get(&self, ids: &[Uuid]) -> Result<Vec<Point>> {
+        self.inner.get(ids)
+    }
+    fn location(&self) -> Location {
+        self.inner.location()
     }
     fn flush(&self) -> Result<()> {
         if self.fail.load(Ordering::SeqCst) {
@@ -220,8 +262,14 @@ impl VectorBackend for Nothing {
     fn count(&self) -> Result<usize> {
         Ok(0)
     }
-    fn points(&self) -> Result<Vec<(Uuid, Option<AssetId>)>> {
+    fn scroll(&self, _: Option<Uuid>, _: usize, _: bool) -> Result<Page> {
+        Ok(Page::default())
+    }
+    fn get(&self, _: &[Uuid]) -> Result<Vec<Point>> {
         Ok(Vec::new())
+    }
+    fn location(&self) -> Location {
+        Location::Embedded(std::path::PathBuf::new())
     }
     fn flush(&self) -> Result<()> {
         Ok(())
@@ -242,10 +290,9 @@ fn failing_flush(idx: &mut Index) -> Arc<AtomicBool> {
     fail
 }
 
-#[test]
-fn the_same_batch_twice_gives_the_same_index() {
+fn the_same_batch_twice_gives_the_same_index(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     let batch = || {
         vec![
             put("/lib/a.mp4", 1, 2),
@@ -268,26 +315,24 @@ fn the_same_batch_twice_gives_the_same_index() {
     assert_eq!(state(&idx), once);
     // A third time, after reopening (what a resumed run does).
     drop(idx);
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     idx.apply(batch()).unwrap();
     assert_eq!(state(&idx), once);
     assert_clean(&idx);
 }
 
-#[test]
-fn an_empty_batch_writes_nothing() {
+fn an_empty_batch_writes_nothing(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
     let before = state(&idx);
     idx.apply(Vec::new()).unwrap();
     assert_eq!(state(&idx), before);
 }
 
-#[test]
-fn links_and_unlinks_move_paths_without_touching_segments() {
+fn links_and_unlinks_move_paths_without_touching_segments(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     idx.apply(vec![put("/lib/old/a.mp4", 1, 1)]).unwrap();
     let points_before = state(&idx).points;
     // A move as the indexer writes it: the new path is linked, then the old one is unlinked.
@@ -322,10 +367,9 @@ fn links_and_unlinks_move_paths_without_touching_segments() {
     assert_clean(&idx);
 }
 
-#[test]
-fn unlinking_the_last_path_deletes_the_asset_its_points_and_thumbnails() {
+fn unlinking_the_last_path_deletes_the_asset_its_points_and_thumbnails(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     idx.apply(vec![
         put("/lib/a.mp4", 1, 2),
         link("/lib/b.mp4", 1),
@@ -361,10 +405,9 @@ fn unlinking_the_last_path_deletes_the_asset_its_points_and_thumbnails() {
     assert_eq!(state(&idx), before);
 }
 
-#[test]
-fn new_content_at_a_known_path_replaces_the_old() {
+fn new_content_at_a_known_path_replaces_the_old(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
     // The file was edited: same path, new content.
     idx.apply(vec![put("/lib/a.jpg", 2, 0)]).unwrap();
@@ -374,10 +417,9 @@ fn new_content_at_a_known_path_replaces_the_old() {
     assert_eq!((c.files, c.assets, c.points), (1, 1, 1));
 }
 
-#[test]
-fn a_batch_with_a_bad_op_writes_nothing() {
+fn a_batch_with_a_bad_op_writes_nothing(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
     let before = state(&idx);
     // Linking to content the index does not have is refused, and so is the rest of the batch.
@@ -393,10 +435,9 @@ fn a_batch_with_a_bad_op_writes_nothing() {
     assert_clean(&idx);
 }
 
-#[test]
-fn a_failed_write_leaves_the_catalog_behind_and_the_next_open_cleans_up() {
+fn a_failed_write_leaves_the_catalog_behind_and_the_next_open_cleans_up(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let mut idx = open(tmp.path());
+    let mut idx = open(b, tmp.path());
     let fail = failing_flush(&mut idx);
     idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
     let before = state(&idx);
@@ -413,7 +454,7 @@ fn a_failed_write_leaves_the_catalog_behind_and_the_next_open_cleans_up() {
     drop(idx);
 
     // The next run opens the index: the half-written content is removed.
-    let idx = open(tmp.path());
+    let idx = open(b, tmp.path());
     let s = state(&idx);
     assert!(s.pending.is_empty());
     assert_eq!(s.files, before.files);
@@ -425,16 +466,15 @@ fn a_failed_write_leaves_the_catalog_behind_and_the_next_open_cleans_up() {
     let resumed = state(&idx);
     assert_clean(&idx);
     let other = tempfile::tempdir().unwrap();
-    let clean = open(other.path());
+    let clean = open(b, other.path());
     clean.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
     clean.apply(second()).unwrap();
     assert_eq!(resumed, state(&clean));
 }
 
-#[test]
-fn a_failed_write_can_be_retried_in_the_same_process() {
+fn a_failed_write_can_be_retried_in_the_same_process(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    let mut idx = open(tmp.path());
+    let mut idx = open(b, tmp.path());
     let fail = failing_flush(&mut idx);
     idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
 
@@ -450,12 +490,11 @@ fn a_failed_write_can_be_retried_in_the_same_process() {
     assert!(state(&idx).pending.is_empty());
 }
 
-#[test]
-fn a_failed_write_then_other_work_leaves_no_orphans() {
+fn a_failed_write_then_other_work_leaves_no_orphans(b: &Backend) {
     // The server keeps its index open across jobs: a job whose write failed must not leave
     // points or documents behind for a later job's commit to publish.
     let tmp = tempfile::tempdir().unwrap();
-    let mut idx = open(tmp.path());
+    let mut idx = open(b, tmp.path());
     let fail = failing_flush(&mut idx);
     idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
 
@@ -469,11 +508,182 @@ fn a_failed_write_then_other_work_leaves_no_orphans() {
     assert_eq!((c.files, c.assets, c.points, c.text_docs), (2, 2, 2, 2));
 }
 
-#[test]
-fn writes_need_the_write_lock() {
+fn writes_need_the_write_lock(b: &Backend) {
     let tmp = tempfile::tempdir().unwrap();
-    drop(open(tmp.path()));
-    let idx = Index::open(tmp.path(), Access::Read).unwrap();
+    drop(open(b, tmp.path()));
+    let idx = Index::open_with(tmp.path(), Access::Read, &b.options()).unwrap();
     let err = idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "{err}");
 }
+
+/// The server goes away in the middle of a batch (after some of its vector writes went in) for
+/// longer than the retries: the batch fails with `store_unavailable`, nothing is committed, and
+/// once the server is back the same batch gives what a clean run gives.
+#[test]
+fn a_server_that_goes_away_mid_batch_loses_nothing_and_duplicates_nothing() {
+    let b = Backend::qdrant();
+    let Backend::Qdrant(server, _) = &b else {
+        unreachable!()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = open(&b, tmp.path());
+    idx.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
+    let before = state(&idx);
+    let second = || {
+        vec![
+            put("/lib/b.mp4", 2, 3),
+            put("/lib/c.jpg", 3, 0),
+            unlink("/lib/a.jpg"),
+        ]
+    };
+    // Deletes and upserts go through; then the server is gone for good (more than 3 tries).
+    server
+        .faults()
+        .fail_next(100, tonic::Code::Unavailable, Some("Upsert"));
+    let e = idx.apply(second()).expect_err("the batch must fail");
+    assert_eq!(e.code(), ErrorCode::StoreUnavailable, "{e}");
+    let s = state(&idx);
+    assert_eq!(s.files, before.files);
+    assert_eq!(s.assets, before.assets);
+    server.faults().clear();
+    drop(idx);
+    // `loupe index` again: the same batch.
+    let idx = open(&b, tmp.path());
+    idx.apply(second()).unwrap();
+    assert_clean(&idx);
+    let other = tempfile::tempdir().unwrap();
+    let clean = open(&b, other.path());
+    clean.apply(vec![put("/lib/a.jpg", 1, 0)]).unwrap();
+    clean.apply(second()).unwrap();
+    assert_eq!(state(&idx), state(&clean));
+}
+
+/// A server restart between batches is invisible to the index.
+#[test]
+fn a_server_restart_between_batches_is_survived() {
+    let mut b = Backend::qdrant();
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = open(&b, tmp.path());
+    idx.apply(vec![put("/lib/a.mp4", 1, 2)]).unwrap();
+    if let Backend::Qdrant(server, _) = &mut b {
+        server.restart().unwrap();
+    }
+    idx.apply(vec![put("/lib/b.jpg", 2, 0), link("/lib/c/a.mp4", 1)])
+        .unwrap();
+    assert_clean(&idx);
+    assert_eq!(state(&idx).points.len(), 4);
+}
+
+/// Embedded -> server -> embedded, with a migration killed part way (the server fails for good
+/// in the middle) and resumed: the index answers the same at every step and ends consistent.
+#[test]
+fn migrate_to_a_server_and_back_resuming_after_a_failure() {
+    let server_side = Backend::qdrant();
+    let Backend::Qdrant(server, _) = &server_side else {
+        unreachable!()
+    };
+    let embedded = Backend::Embedded;
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = open(&embedded, tmp.path());
+    let ops: Vec<Op> = (1..=9).map(|n| put(&format!("/lib/v{n}.mp4"), n, 3)).collect();
+    idx.apply(ops).unwrap();
+    let want = state(&idx);
+    let target = server_side.options().qdrant.unwrap();
+    let search = |idx: &Index| {
+        idx.vectors()
+            .search(&VectorQuery {
+                space: Space::Visual,
+                vector: &[3.0, 1.0, 1.0],
+                filters: &loupe_schemas::Filters::default(),
+                limit: 10,
+                score_threshold: None,
+            })
+            .unwrap()
+            .into_iter()
+            .map(|h| h.segment_id)
+            .collect::<Vec<_>>()
+    };
+    let hits = search(&idx);
+
+    // The server fails for good after two batches: the migration stops, the index is untouched.
+    let batches = std::sync::atomic::AtomicUsize::new(0);
+    let e = idx
+        .migrate(MigrateTarget::Qdrant(Box::new(target.clone())), 5, &mut |_, _| {
+            if batches.fetch_add(1, Ordering::SeqCst) == 1 {
+                server
+                    .faults()
+                    .fail_next(100, tonic::Code::Unavailable, Some("Upsert"));
+            }
+        })
+        .expect_err("the migration must fail");
+    assert_eq!(e.code(), ErrorCode::StoreUnavailable, "{e}");
+    server.faults().clear();
+    let idx = open(&embedded, tmp.path());
+    assert_eq!(state(&idx), want, "a failed migration changed the index");
+    assert!(tmp.path().join("migrate.json").is_file());
+
+    // Run again: it resumes, verifies and switches.
+    let report = idx
+        .migrate(MigrateTarget::Qdrant(Box::new(target.clone())), 5, &mut |_, _| {})
+        .unwrap();
+    assert!(report.resumed);
+    assert_eq!(report.points, 36);
+    assert!(report.copied < 36, "{report:?}");
+    assert!(report.verified > 0);
+    assert!(!tmp.path().join("vectors").exists(), "the embedded copy is gone");
+    assert!(!tmp.path().join("migrate.json").exists());
+    // Opening without the server is refused with what to do; with it, all is as before.
+    let e = Index::open_with(tmp.path(), Access::Read, &OpenOptions::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("--qdrant-url"), "{e}");
+    let idx = open(&server_side, tmp.path());
+    assert_eq!(state(&idx), want);
+    assert_eq!(search(&idx), hits);
+    assert_clean(&idx);
+
+    // And back.
+    let report = idx.migrate(MigrateTarget::Embedded, 7, &mut |_, _| {}).unwrap();
+    assert!(!report.resumed);
+    assert_eq!(report.copied, 36);
+    let e = Index::open_with(tmp.path(), Access::Read, &server_side.options())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("migrate --to"), "{e}");
+    let idx = open(&embedded, tmp.path());
+    assert_eq!(state(&idx), want);
+    assert_eq!(search(&idx), hits);
+    assert_clean(&idx);
+    assert_eq!(batches.load(Ordering::SeqCst), 2);
+}
+
+/// Every test above, on each backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Backend::Embedded)
+            })*
+        }
+        mod qdrant_server {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Backend::qdrant())
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    the_same_batch_twice_gives_the_same_index,
+    an_empty_batch_writes_nothing,
+    links_and_unlinks_move_paths_without_touching_segments,
+    unlinking_the_last_path_deletes_the_asset_its_points_and_thumbnails,
+    new_content_at_a_known_path_replaces_the_old,
+    a_batch_with_a_bad_op_writes_nothing,
+    a_failed_write_leaves_the_catalog_behind_and_the_next_open_cleans_up,
+    a_failed_write_can_be_retried_in_the_same_process,
+    a_failed_write_then_other_work_leaves_no_orphans,
+    writes_need_the_write_lock
+);

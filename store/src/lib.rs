@@ -14,6 +14,7 @@
 //! Not for: decoding media or running models.
 
 pub mod catalog;
+mod migrate;
 pub mod text;
 pub mod vectors;
 
@@ -21,9 +22,11 @@ pub mod vectors;
 mod apply_tests;
 
 pub use catalog::{AssetRecord, Catalog, CatalogChanges, FileEntry};
+pub use migrate::{MigrateReport, MigrateTarget};
 pub use text::{SegmentText, TextDoc, TextHit, TextIndex};
 pub use vectors::{
-    EdgeBackend, Point, PointPayload, Scored, Space, VectorBackend, VectorQuery, ancestor_dirs,
+    CollectionModels, EdgeBackend, Location, Page, Point, PointPayload, QdrantBackend, QdrantConfig, Scored,
+    Space, VectorBackend, VectorQuery, ancestor_dirs,
 };
 
 use loupe_schemas::{AssetId, ErrorCode, Segment, Uuid, WordBox, WordTime};
@@ -67,18 +70,22 @@ impl Consistency {
 /// The free space (MiB) below which an index refuses writes, unless the caller says otherwise.
 pub const DEFAULT_MIN_FREE_MIB: u64 = 64;
 
-/// How an index is opened. The `loupe` command fills it from its settings (`LOUPE_MIN_FREE_MB`);
-/// this crate reads no environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an index is opened. The `loupe` command fills it from its settings (`LOUPE_MIN_FREE_MB`,
+/// `--qdrant-url`, the `[qdrant]` section); this crate reads no environment.
+#[derive(Debug, Clone, PartialEq)]
 pub struct OpenOptions {
     /// Free space (MiB) below which writes are refused with [`Error::DiskFull`].
     pub min_free_mib: u64,
+    /// The Qdrant server that holds (or will hold) the vectors; `None`: embedded Qdrant Edge. An
+    /// index remembers which it was built with and refuses the other.
+    pub qdrant: Option<QdrantConfig>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             min_free_mib: DEFAULT_MIN_FREE_MIB,
+            qdrant: None,
         }
     }
 }
@@ -147,6 +154,15 @@ pub enum Error {
     },
     #[error("vector store: {0}")]
     Vector(String),
+    /// The vector server could not be reached, even after retries.
+    #[error("vector store unavailable: {0}")]
+    VectorUnavailable(String),
+    /// The vector store's settings cannot work (a bad URL, a refused key, the wrong backend).
+    #[error("vector store: {0}")]
+    VectorConfig(String),
+    /// A server collection made by other models or dimensions.
+    #[error("vector store: {0}")]
+    CollectionMismatch(String),
     #[error("text index: {0}")]
     Text(String),
     #[error("catalog: {0}")]
@@ -175,6 +191,9 @@ impl Error {
             Self::Busy(_) => ErrorCode::IndexBusy,
             Self::DiskFull { .. } => ErrorCode::DiskFull,
             Self::Vector(_) | Self::Text(_) | Self::Catalog(_) => ErrorCode::StoreError,
+            Self::VectorUnavailable(_) => ErrorCode::StoreUnavailable,
+            Self::VectorConfig(_) => ErrorCode::Config,
+            Self::CollectionMismatch(_) => ErrorCode::ModelMismatch,
             Self::Io { .. } => ErrorCode::IoError,
         }
     }
@@ -197,6 +216,56 @@ pub struct IndexMeta {
     pub text_dim: Option<usize>,
     /// Seconds since the Unix epoch.
     pub created_unix: u64,
+    /// Where the vectors live (absent in older indexes: embedded).
+    #[serde(default)]
+    pub vectors: VectorsAt,
+}
+
+/// Where an index keeps its vectors (in `index.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum VectorsAt {
+    /// Qdrant Edge in the index's `vectors/` folder.
+    #[default]
+    Embedded,
+    /// A collection on a Qdrant server. The URL is where it was created (a hint for messages:
+    /// query nodes may reach the same cluster by another address).
+    Qdrant { collection: String, url: String },
+}
+
+impl IndexMeta {
+    /// The models of this index as a server collection records them.
+    pub fn collection_models(&self) -> CollectionModels {
+        CollectionModels {
+            visual: (self.visual_model.clone(), self.visual_dim),
+            text: self.text_model.clone().zip(self.text_dim),
+        }
+    }
+}
+
+/// The collection name an index gets on a Qdrant server unless one is set: `loupe_` and the
+/// folder's name (letters, digits, `_` and `-`), then 8 hex digits of a hash of its full path, so
+/// two indexes never share one by accident and copies of an index folder keep theirs.
+pub fn default_collection_name(dir: &Path) -> String {
+    let full = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let base: String = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect();
+    let hash = Uuid::new_v5(&Uuid::NAMESPACE_URL, full.to_string_lossy().as_bytes())
+        .simple()
+        .to_string();
+    format!("loupe_{base}_{}", &hash[..8])
 }
 
 /// A model an index is built with: `name@fingerprint` and output dimension.
@@ -315,7 +384,7 @@ impl Index {
                 meta.format
             )));
         }
-        Self::open_parts(dir, meta, access, lock, options)
+        Self::open_parts(dir, meta, access, lock, options, false)
     }
 
     /// Opens the index for writing with these models, creating it if needed. An existing index
@@ -352,7 +421,18 @@ impl Index {
         // Qdrant maps its page files on creation: refuse a nearly full disk before that.
         ensure_space(dir, options.min_free_mib)?;
         let lock = lock(dir, Access::Write)?;
+        let vectors = match &options.qdrant {
+            None => VectorsAt::Embedded,
+            Some(q) => VectorsAt::Qdrant {
+                collection: q
+                    .collection
+                    .clone()
+                    .unwrap_or_else(|| default_collection_name(dir)),
+                url: q.display_url(),
+            },
+        };
         let meta = IndexMeta {
+            vectors,
             format: FORMAT,
             visual_model: models.visual.id.clone(),
             visual_dim: models.visual.dim,
@@ -362,12 +442,9 @@ impl Index {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         };
-        let idx = Self::open_parts(dir, meta.clone(), Access::Write, lock, options)?;
+        let idx = Self::open_parts(dir, meta.clone(), Access::Write, lock, options, true)?;
         // Written last: a folder without index.json is not an index yet.
-        let tmp = dir.join("index.json.tmp");
-        let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::Catalog(e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, dir.join(META_FILE)).map_err(|e| Error::io("writing index.json", e))?;
+        write_meta(dir, &meta)?;
         Ok(idx)
     }
 
@@ -377,8 +454,11 @@ impl Index {
         access: Access,
         lock: File,
         options: &OpenOptions,
+        new: bool,
     ) -> Result<Self> {
-        let vectors = EdgeBackend::open(&dir.join("vectors"), meta.visual_dim, meta.text_dim)?;
+        // A server collection is created with a new index only: if an existing index's
+        // collection is gone, that is an error, not an empty collection.
+        let vectors = open_vectors(dir, &meta, options, new)?;
         let text = match access {
             Access::Write => TextIndex::open_writer(&dir.join("text"))?,
             Access::Read => TextIndex::open_reader(&dir.join("text"))?,
@@ -387,11 +467,11 @@ impl Index {
         let index = Self {
             dir: dir.to_path_buf(),
             meta,
-            vectors: Box::new(vectors),
+            vectors,
             text,
             catalog,
             access,
-            options: *options,
+            options: options.clone(),
             _lock: lock,
         };
         if access == Access::Write {
@@ -593,16 +673,16 @@ impl Index {
                     if let Some(segments) = new_segments.remove(id) {
                         for s in segments {
                             if !s.vectors.is_empty() {
-                                points.push(Point {
-                                    segment: s.segment.clone(),
-                                    payload: PointPayload {
+                                points.push(Point::of(
+                                    &s.segment,
+                                    PointPayload {
                                         kind: rec.asset.kind,
                                         dirs: dirs.clone(),
                                         date_ts: rec.date_ts(),
                                         duration_ms: rec.duration_ms(),
                                     },
-                                    vectors: s.vectors,
-                                });
+                                    s.vectors,
+                                ));
                             }
                             docs.push(TextDoc {
                                 segment_id: s.segment.id,
@@ -739,6 +819,59 @@ impl Index {
     /// stored fields and the catalog).
     pub fn asset(&self, id: &AssetId) -> Result<Option<AssetRecord>> {
         self.catalog.asset(id)
+    }
+}
+
+/// Writes `index.json` atomically (a temporary file, then a rename).
+fn write_meta(dir: &Path, meta: &IndexMeta) -> Result<()> {
+    let tmp = dir.join("index.json.tmp");
+    let text = serde_json::to_string_pretty(meta).map_err(|e| Error::Catalog(e.to_string()))?;
+    std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, dir.join(META_FILE)).map_err(|e| Error::io("writing index.json", e))
+}
+
+/// The vector backend `index.json` names, with the settings given. An index is never silently
+/// read from, or written to, a backend other than the one that holds its vectors.
+fn open_vectors(
+    dir: &Path,
+    meta: &IndexMeta,
+    options: &OpenOptions,
+    create: bool,
+) -> Result<Box<dyn VectorBackend>> {
+    match (&meta.vectors, &options.qdrant) {
+        (VectorsAt::Embedded, None) => Ok(Box::new(EdgeBackend::open(
+            &dir.join("vectors"),
+            meta.visual_dim,
+            meta.text_dim,
+        )?)),
+        (VectorsAt::Embedded, Some(q)) => Err(Error::VectorConfig(format!(
+            "the index at {} keeps its vectors embedded (Qdrant Edge), but a Qdrant server ({}) was \
+             given; to move them there run `loupe migrate --to {}`, or drop --qdrant-url / \
+             LOUPE_QDRANT_URL / [qdrant] url to use the index as it is",
+            dir.display(),
+            q.display_url(),
+            q.display_url()
+        ))),
+        (VectorsAt::Qdrant { collection, url }, None) => Err(Error::VectorConfig(format!(
+            "the index at {} keeps its vectors on a Qdrant server (collection '{collection}', created \
+             at {url}); pass --qdrant-url (or LOUPE_QDRANT_URL, or [qdrant] url in the config file)",
+            dir.display()
+        ))),
+        (VectorsAt::Qdrant { collection, .. }, Some(q)) => {
+            if let Some(asked) = q.collection.as_deref().filter(|c| c != collection) {
+                return Err(Error::VectorConfig(format!(
+                    "the index at {} uses collection '{collection}', but the settings name '{asked}'; \
+                     remove [qdrant] collection or set it to '{collection}'",
+                    dir.display()
+                )));
+            }
+            Ok(Box::new(QdrantBackend::open(
+                q,
+                collection,
+                &meta.collection_models(),
+                create,
+            )?))
+        }
     }
 }
 

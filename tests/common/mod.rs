@@ -39,6 +39,9 @@ pub fn loupe_with_models(index: &Path, models: &Path, args: &[&str]) -> Output {
         .arg(models)
         .args(args)
         .env_remove("LOUPE_MODEL")
+        // A developer's own server must not receive the tests' vectors.
+        .env_remove("LOUPE_QDRANT_URL")
+        .env_remove("LOUPE_QDRANT_API_KEY")
         .output()
         .expect("running loupe")
 }
