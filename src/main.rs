@@ -38,7 +38,7 @@ struct Cli {
     json: bool,
     /// Keep the index's vectors on this Qdrant server or cluster (gRPC, e.g. http://qdrant:6334;
     /// https:// uses TLS) instead of embedded. Also `[qdrant] url` in the config file.
-    #[arg(long, global = true, env = "LOUPE_QDRANT_URL")]
+    #[arg(long, global = true, env = "LOUPE_QDRANT_URL", hide_env_values = true)]
     qdrant_url: Option<String>,
     /// The Qdrant server's API key. Prefer LOUPE_QDRANT_API_KEY or the config file: a flag shows
     /// in `ps`. Never printed or logged.

@@ -450,12 +450,19 @@ fn server_status(s: &AppState) -> Result<ServerStatus, ApiError> {
     })
 }
 
+/// [`server_status`] off the async workers: counting points may wait on a Qdrant server.
+async fn status_blocking(s: std::sync::Arc<AppState>) -> Result<ServerStatus, ApiError> {
+    tokio::task::spawn_blocking(move || server_status(&s))
+        .await
+        .map_err(|e| ApiError::internal(format!("status task: {e}")))?
+}
+
 async fn status(State(s): S) -> Result<Json<ServerStatus>, ApiError> {
-    Ok(Json(server_status(&s)?))
+    Ok(Json(status_blocking(s).await?))
 }
 
 async fn ready(State(s): S) -> Response {
-    match server_status(&s) {
+    match status_blocking(s).await {
         Ok(st) => Json(st).into_response(),
         Err(e) => e.into_response(),
     }
@@ -470,7 +477,10 @@ fn resident_bytes() -> f64 {
 }
 
 async fn metrics(State(s): S) -> Response {
-    let points = s.index.vectors().count().unwrap_or(0) as f64;
+    let index = s.clone();
+    let points = tokio::task::spawn_blocking(move || index.index.vectors().count().unwrap_or(0))
+        .await
+        .unwrap_or(0) as f64;
     let in_flight = (s.config.model_concurrency - s.permits.available_permits()) as f64;
     let body = s.metrics.render(&[
         ("loupe_index_points", "Vector points in the index.", points),

@@ -657,6 +657,43 @@ fn migrate_to_a_server_and_back_resuming_after_a_failure() {
     assert_eq!(batches.load(Ordering::SeqCst), 2);
 }
 
+/// A migration stopped part way, then the index changes (`loupe index` ran meanwhile): the next
+/// migration starts over rather than resume past points that changed, and the index is whole.
+#[test]
+fn a_migration_resumed_after_the_index_changed_starts_over() {
+    let server_side = Backend::qdrant();
+    let Backend::Qdrant(server, _) = &server_side else {
+        unreachable!()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = open(&Backend::Embedded, tmp.path());
+    idx.apply((1..=6).map(|n| put(&format!("/lib/v{n}.mp4"), n, 3)).collect())
+        .unwrap();
+    let target = Box::new(server_side.options().qdrant.unwrap());
+    let batches = std::sync::atomic::AtomicUsize::new(0);
+    idx.migrate(MigrateTarget::Qdrant(target.clone()), 4, &mut |_, _| {
+        if batches.fetch_add(1, Ordering::SeqCst) == 0 {
+            server
+                .faults()
+                .fail_next(100, tonic::Code::Unavailable, Some("Upsert"));
+        }
+    })
+    .expect_err("the migration must fail");
+    server.faults().clear();
+    let idx = open(&Backend::Embedded, tmp.path());
+    idx.apply(vec![unlink("/lib/v1.mp4"), put("/lib/v9.mp4", 9, 2)])
+        .unwrap();
+    let want = state(&idx);
+    let report = idx
+        .migrate(MigrateTarget::Qdrant(target), 4, &mut |_, _| {})
+        .unwrap();
+    assert!(!report.resumed, "{report:?}");
+    assert_eq!(report.copied, report.points);
+    let idx = open(&server_side, tmp.path());
+    assert_eq!(state(&idx), want);
+    assert_clean(&idx);
+}
+
 /// Every test above, on each backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

@@ -865,11 +865,16 @@ fn open_vectors(
                     dir.display()
                 )));
             }
+            let mode = if create {
+                vectors::OpenMode::New
+            } else {
+                vectors::OpenMode::Existing
+            };
             Ok(Box::new(QdrantBackend::open(
                 q,
                 collection,
                 &meta.collection_models(),
-                create,
+                mode,
             )?))
         }
     }

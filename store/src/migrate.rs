@@ -51,6 +51,8 @@ struct Checkpoint {
     /// Where the next batch starts; `None` when every point is copied.
     next: Option<Uuid>,
     done: bool,
+    /// Points in the index when the copy started; another count means the index changed.
+    source_points: usize,
 }
 
 fn read_checkpoint(dir: &Path) -> Option<Checkpoint> {
@@ -119,42 +121,77 @@ impl Index {
                 )
             }
         };
-        let checkpoint = read_checkpoint(&dir).filter(|c| c.to == to_key);
-        let resumed = checkpoint.is_some();
-        let staging = dir.join(STAGING);
-        let dst: Box<dyn VectorBackend> = match (&target, &new_at) {
-            (MigrateTarget::Qdrant(q), VectorsAt::Qdrant { collection, .. }) => {
-                Box::new(QdrantBackend::open(q, collection, &models, true)?)
-            }
-            _ => {
-                if !resumed && staging.exists() {
-                    // Left by a run that was aimed elsewhere: start clean.
-                    std::fs::remove_dir_all(&staging)
-                        .map_err(|e| Error::io(format!("removing {}", staging.display()), e))?;
-                }
-                Box::new(EdgeBackend::open(
-                    &staging,
-                    self.meta.visual_dim,
-                    self.meta.text_dim,
-                )?)
-            }
-        };
         let src = self.vectors();
         let total = src.count()?;
+        // A checkpoint for this target, unless the index changed since it was written (then the
+        // copy starts over: points below the cursor may have changed).
+        let checkpoint = read_checkpoint(&dir).filter(|c| c.to == to_key);
+        let stale = checkpoint.as_ref().is_some_and(|c| c.source_points != total);
+        let staging = dir.join(STAGING);
+        let vectors_dir = dir.join("vectors");
+        // A run killed after moving the embedded copy into place, before index.json said so.
+        let in_place = checkpoint.as_ref().is_some_and(|c| c.done)
+            && !stale
+            && new_at == VectorsAt::Embedded
+            && !staging.exists()
+            && vectors_dir.join("segments").is_dir();
+        let dst_dir = if in_place { &vectors_dir } else { &staging };
+        let open_dst = || -> Result<Box<dyn VectorBackend>> {
+            Ok(match (&target, &new_at) {
+                (MigrateTarget::Qdrant(q), VectorsAt::Qdrant { collection, .. }) => Box::new(
+                    QdrantBackend::open(q, collection, &models, crate::vectors::OpenMode::Migration)?,
+                ),
+                _ => Box::new(EdgeBackend::open(
+                    dst_dir,
+                    self.meta.visual_dim,
+                    self.meta.text_dim,
+                )?),
+            })
+        };
+        // Removes what a run copied to the target (it was made for this migration).
+        let discard = |dst: Box<dyn VectorBackend>| -> Result<()> {
+            drop(dst);
+            let _ = std::fs::remove_file(dir.join(CHECKPOINT));
+            match (&target, &new_at) {
+                (MigrateTarget::Qdrant(q), VectorsAt::Qdrant { collection, .. }) => {
+                    QdrantBackend::drop_collection(q, collection)
+                }
+                _ if dst_dir.exists() => std::fs::remove_dir_all(dst_dir)
+                    .map_err(|e| Error::io(format!("removing {}", dst_dir.display()), e)),
+                _ => Ok(()),
+            }
+        };
+        let mut dst = open_dst()?;
+        let checkpoint = if stale {
+            tracing::warn!("the index changed since the interrupted migration; starting over");
+            discard(dst)?;
+            dst = open_dst()?;
+            None
+        } else {
+            checkpoint
+        };
+        let resumed = checkpoint.is_some();
         if !resumed {
             let there = dst.count()?;
             if there > 0 {
-                return Err(Error::VectorConfig(format!(
-                    "{} already holds {there} points; migrate into an empty collection (set \
-                     [qdrant] collection to a new name) or delete it first",
-                    dst.location()
-                )));
+                if new_at == VectorsAt::Embedded {
+                    // A staging folder left by a run aimed elsewhere.
+                    discard(dst)?;
+                    dst = open_dst()?;
+                } else {
+                    return Err(Error::VectorConfig(format!(
+                        "{} already holds {there} points; migrate into an empty collection (set \
+                         [qdrant] collection to a new name) or delete it first",
+                        dst.location()
+                    )));
+                }
             }
         }
         let mut state = checkpoint.unwrap_or(Checkpoint {
             to: to_key.clone(),
             next: None,
             done: false,
+            source_points: total,
         });
         let mut copied = 0;
         if !state.done {
@@ -162,6 +199,13 @@ impl Index {
             let mut offset = state.next;
             loop {
                 let page = src.scroll(offset, batch.max(1), true)?;
+                if let Some(id) = page.unreadable.first() {
+                    return Err(Error::Vector(format!(
+                        "{} point(s) of the index have no valid Loupe payload (point {id}); run \
+                         `loupe status --repair`, then migrate again",
+                        page.unreadable.len()
+                    )));
+                }
                 copied += page.points.len();
                 dst.upsert(page.points)?;
                 dst.flush()?;
@@ -175,7 +219,14 @@ impl Index {
                 }
             }
         }
-        let verified = verify(src, dst.as_ref(), total)?;
+        let verified = match verify(src, dst.as_ref(), total) {
+            Ok(n) => n,
+            Err(e) => {
+                // What was copied cannot be trusted: the next run starts over.
+                discard(dst)?;
+                return Err(e);
+            }
+        };
         let report = MigrateReport {
             from: src.location().to_string(),
             to: dst.location().to_string(),
@@ -191,8 +242,7 @@ impl Index {
         meta.vectors = new_at;
         drop(dst);
         drop(self);
-        let vectors_dir = dir.join("vectors");
-        if meta.vectors == VectorsAt::Embedded {
+        if meta.vectors == VectorsAt::Embedded && !in_place {
             if vectors_dir.exists() {
                 std::fs::remove_dir_all(&vectors_dir)
                     .map_err(|e| Error::io(format!("removing {}", vectors_dir.display()), e))?;
@@ -227,12 +277,24 @@ fn verify(src: &dyn VectorBackend, dst: &dyn VectorBackend, total: usize) -> Res
     if there != total {
         return Err(Error::Vector(format!(
             "migration check failed: {} holds {total} points but {} holds {there}; run the \
-             migration again (it resumes)",
+             migration again (it starts over)",
             src.location(),
             dst.location()
         )));
     }
     let ids: Vec<Uuid> = src.points()?.into_iter().map(|(id, _)| id).collect();
+    let mut there: Vec<Uuid> = dst.points()?.into_iter().map(|(id, _)| id).collect();
+    let mut here = ids.clone();
+    here.sort();
+    there.sort();
+    if here != there {
+        return Err(Error::Vector(format!(
+            "migration check failed: {} and {} hold different points; run the migration again \
+             (it starts over)",
+            src.location(),
+            dst.location()
+        )));
+    }
     let step = (ids.len() / SAMPLE).max(1);
     let sample: Vec<Uuid> = ids.iter().step_by(step).take(SAMPLE).copied().collect();
     let mut a = src.get(&sample)?;

@@ -11,7 +11,7 @@
 
 use loupe_qdrant_loopback::{Loopback, Options};
 use loupe_schemas::{AssetId, AssetKind, Filters, Locator, Segment};
-use loupe_store::vectors::{RetryPolicy, ancestor_dirs};
+use loupe_store::vectors::{OpenMode, RetryPolicy, ancestor_dirs};
 use loupe_store::{
     CollectionModels, EdgeBackend, Error, Point, PointPayload, QdrantBackend, QdrantConfig, Space,
     VectorBackend, VectorQuery,
@@ -187,8 +187,8 @@ fn answers(b: &dyn VectorBackend) -> Vec<(String, Vec<(String, String)>)> {
 }
 
 /// The whole suite on one backend; `reopen` opens the same store again (a restart of the process).
-fn conformance(open: &dyn Fn() -> Box<dyn VectorBackend>) -> Vec<(String, Vec<(String, String)>)> {
-    let first = open();
+fn conformance(open: &dyn Fn(bool) -> Box<dyn VectorBackend>) -> Vec<(String, Vec<(String, String)>)> {
+    let first = open(true);
     let b = first.as_ref();
     assert_eq!(b.count().unwrap(), 0);
     let points = library();
@@ -275,19 +275,34 @@ fn conformance(open: &dyn Fn() -> Box<dyn VectorBackend>) -> Vec<(String, Vec<(S
 
     // A restart keeps everything.
     drop(first);
-    let again = open();
+    let again = open(false);
     let b = again.as_ref();
     assert_eq!(b.count().unwrap(), 12);
     assert_eq!(answers(b), before, "answers changed across a reopen");
 
     // Moves and deletes.
-    b.set_dirs(&asset(2), &ancestor_dirs("/elsewhere/x.bin")).unwrap();
+    b.set_dirs(&asset(2), &ancestor_dirs("/else where/My Trip/x.bin"))
+        .unwrap();
     assert_eq!(ids_for(b, case("deep folder")), expect(&[5, 8, 11]));
+    // Folders with spaces are exact keywords, never text matches.
+    let folder = |p: &str| Filters {
+        path_prefix: Some(p.into()),
+        ..Filters::default()
+    };
+    assert_eq!(ids_for(b, &folder("/else where/My Trip/")), expect(&[2]));
+    assert!(ids_for(b, &folder("/else where/My")).is_empty());
+    assert!(ids_for(b, &folder("My Trip")).is_empty());
+    assert!(ids_for(b, &folder("/else where/My Trip 2")).is_empty());
     b.delete_asset(&asset(1)).unwrap();
     b.delete_asset(&asset(1)).unwrap();
     assert_eq!(b.count().unwrap(), 11);
     assert_eq!(ids_for(b, case("short videos")), expect(&[4]));
     before
+}
+
+/// A new collection the first time, the existing one after.
+fn mode(fresh: bool) -> OpenMode {
+    if fresh { OpenMode::New } else { OpenMode::Existing }
 }
 
 fn loopback_config(url: String) -> QdrantConfig {
@@ -305,12 +320,13 @@ fn loopback_config(url: String) -> QdrantConfig {
 fn edge_and_the_server_backend_agree_on_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let edge_dir = tmp.path().join("edge");
-    let edge_answers = conformance(&|| Box::new(EdgeBackend::open(&edge_dir, DIM, Some(3)).unwrap()));
+    let edge_answers = conformance(&|_| Box::new(EdgeBackend::open(&edge_dir, DIM, Some(3)).unwrap()));
 
     let server = Loopback::start(&tmp.path().join("server")).unwrap();
     let config = loopback_config(server.url());
-    let remote_answers =
-        conformance(&|| Box::new(QdrantBackend::open(&config, "suite", &models(), true).unwrap()));
+    let remote_answers = conformance(&|fresh| {
+        Box::new(QdrantBackend::open(&config, "suite", &models(), mode(fresh)).unwrap())
+    });
     assert_eq!(edge_answers, remote_answers, "the backends disagree");
     // Writes went in batches, each waited for.
     assert!(server.calls_to("Upsert") >= 2);
@@ -321,7 +337,7 @@ fn the_collection_is_laid_out_like_the_embedded_one_and_never_overwritten() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Loopback::start(tmp.path()).unwrap();
     let config = loopback_config(server.url());
-    QdrantBackend::open(&config, "c", &models(), true).unwrap();
+    QdrantBackend::open(&config, "c", &models(), OpenMode::New).unwrap();
     // Payload indexes on every filtered field, one named vector per model with its dimension,
     // and the models in the collection's metadata: checked through the real client.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -350,7 +366,9 @@ fn the_collection_is_laid_out_like_the_embedded_one_and_never_overwritten() {
         visual: ("test-clip@0001".into(), 8),
         text: None,
     };
-    let e = QdrantBackend::open(&config, "c", &other_dim, true).err().unwrap();
+    let e = QdrantBackend::open(&config, "c", &other_dim, OpenMode::New)
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::CollectionMismatch(_)), "{e}");
     assert!(
         e.to_string().contains("dimension 4") && e.to_string().contains("dimension 8"),
@@ -360,14 +378,14 @@ fn the_collection_is_laid_out_like_the_embedded_one_and_never_overwritten() {
         visual: ("clip-vit-b-32@abcd".into(), DIM),
         text: None,
     };
-    let e = QdrantBackend::open(&config, "c", &other_model, true)
+    let e = QdrantBackend::open(&config, "c", &other_model, OpenMode::New)
         .err()
         .unwrap();
     assert!(
         e.to_string().contains("test-clip@0001") && e.to_string().contains("clip-vit-b-32@abcd"),
         "{e}"
     );
-    let e = QdrantBackend::open(&config, "gone", &models(), false)
+    let e = QdrantBackend::open(&config, "gone", &models(), OpenMode::Existing)
         .err()
         .unwrap();
     assert!(e.to_string().contains("does not exist"), "{e}");
@@ -387,7 +405,7 @@ fn transient_errors_are_retried_and_permanent_ones_fail_at_once() {
     .unwrap();
     let mut config = loopback_config(server.url());
     config.api_key = Some("the-right-key-0123456789".into());
-    let b = QdrantBackend::open(&config, "r", &models(), true).unwrap();
+    let b = QdrantBackend::open(&config, "r", &models(), OpenMode::New).unwrap();
 
     // Unavailable three times, then fine: the write lands once.
     server
@@ -395,6 +413,11 @@ fn transient_errors_are_retried_and_permanent_ones_fail_at_once() {
         .fail_next(3, tonic::Code::Unavailable, Some("Upsert"));
     b.upsert(library()).unwrap();
     assert_eq!(b.count().unwrap(), 12);
+    // A new index never inherits a collection's points.
+    let e = QdrantBackend::open(&config, "r", &models(), OpenMode::New)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("already holds 12 points"), "{e}");
     // A lost reply (applied, then an error): the retry is an upsert of the same ids.
     server.faults().fail_after_apply(1, tonic::Code::DeadlineExceeded);
     b.upsert(library()).unwrap();
@@ -412,7 +435,9 @@ fn transient_errors_are_retried_and_permanent_ones_fail_at_once() {
     wrong.api_key = Some("a-wrong-key-9876543210".into());
     wrong.retry.initial_ms = 2_000;
     let started = Instant::now();
-    let e = QdrantBackend::open(&wrong, "r", &models(), false).err().unwrap();
+    let e = QdrantBackend::open(&wrong, "r", &models(), OpenMode::Existing)
+        .err()
+        .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "a permanent error was retried"
@@ -447,7 +472,7 @@ fn a_server_that_restarts_or_drops_connections_mid_run_loses_nothing() {
     let mut server = Loopback::start(tmp.path()).unwrap();
     let mut config = loopback_config(server.url());
     config.batch_size = 3;
-    let b = QdrantBackend::open(&config, "k", &models(), true).unwrap();
+    let b = QdrantBackend::open(&config, "k", &models(), OpenMode::New).unwrap();
     let points = library();
     b.upsert(points[..6].to_vec()).unwrap();
     server.restart().unwrap();
@@ -490,8 +515,9 @@ fn a_real_qdrant_server_when_qdrant_url_is_set() {
     let name = format!("loupe_suite_{}", std::process::id());
     let tmp = tempfile::tempdir().unwrap();
     let edge_dir = tmp.path().join("edge");
-    let want = conformance(&|| Box::new(EdgeBackend::open(&edge_dir, DIM, Some(3)).unwrap()));
-    let got = conformance(&|| Box::new(QdrantBackend::open(&config, &name, &models(), true).unwrap()));
+    let want = conformance(&|_| Box::new(EdgeBackend::open(&edge_dir, DIM, Some(3)).unwrap()));
+    let got =
+        conformance(&|fresh| Box::new(QdrantBackend::open(&config, &name, &models(), mode(fresh)).unwrap()));
     // The suite's collection is removed again.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

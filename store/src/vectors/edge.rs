@@ -158,14 +158,14 @@ fn named_vectors(vs: qdrant_edge::VectorStructInternal) -> Vec<(Space, Vec<f32>)
 }
 
 /// A stored record as a [`Point`]; an error when its payload is not Loupe's.
-fn record_point(r: qdrant_edge::Record) -> Result<Option<Point>> {
-    let Some(id) = point_id_to_uuid(&r.id) else {
-        return Ok(None);
-    };
+/// The point, `Err(id)` when its payload is not a readable Loupe payload, `None` for a
+/// non-UUID id (never written by Loupe).
+fn record_point(r: qdrant_edge::Record) -> Option<std::result::Result<Point, Uuid>> {
+    let id = point_id_to_uuid(&r.id)?;
     let Some((asset_id, payload)) = r.payload.as_ref().and_then(|p| payload_from_json(&p.0)) else {
-        return Err(Error::Vector(format!("point {id} has no valid Loupe payload")));
+        return Some(Err(id));
     };
-    Ok(Some(Point {
+    Some(Ok(Point {
         id,
         asset_id,
         payload,
@@ -306,11 +306,17 @@ impl VectorBackend for EdgeBackend {
             })
             .map_err(verr)?;
         let mut points = Vec::with_capacity(records.len());
+        let mut unreadable = Vec::new();
         for r in records {
-            points.extend(record_point(r)?);
+            match record_point(r) {
+                Some(Ok(p)) => points.push(p),
+                Some(Err(id)) => unreadable.push(id),
+                None => {}
+            }
         }
         Ok(Page {
             points,
+            unreadable,
             next: next.as_ref().and_then(point_id_to_uuid),
         })
     }
@@ -327,7 +333,9 @@ impl VectorBackend for EdgeBackend {
             .map_err(verr)?;
         let mut out = Vec::with_capacity(recs.len());
         for r in recs {
-            out.extend(record_point(r)?);
+            if let Some(p) = record_point(r) {
+                out.push(p.map_err(|id| Error::Vector(format!("point {id} has no valid Loupe payload")))?);
+            }
         }
         Ok(out)
     }

@@ -11,8 +11,8 @@ mod server;
 
 pub use edge::EdgeBackend;
 pub use server::{
-    CollectionModels, CollectionSettings, QdrantBackend, QdrantConfig, Quantization, ReadConsistency, Retry,
-    RetryPolicy, SearchSettings, WriteOrdering, classify, redact_url,
+    CollectionModels, CollectionSettings, OpenMode, QdrantBackend, QdrantConfig, Quantization,
+    ReadConsistency, Retry, RetryPolicy, SearchSettings, WriteOrdering, classify, redact_url,
 };
 
 use crate::Result;
@@ -75,6 +75,8 @@ impl Point {
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     pub points: Vec<Point>,
+    /// Points of this page whose payload is not Loupe's (damaged, or written by something else).
+    pub unreadable: Vec<Uuid>,
     pub next: Option<Uuid>,
 }
 
@@ -132,6 +134,7 @@ pub trait VectorBackend: Send + Sync {
         loop {
             let page = self.scroll(offset, 1000, false)?;
             out.extend(page.points.into_iter().map(|p| (p.id, Some(p.asset_id))));
+            out.extend(page.unreadable.into_iter().map(|id| (id, None)));
             match page.next {
                 Some(n) => offset = Some(n),
                 None => return Ok(out),
@@ -139,7 +142,7 @@ pub trait VectorBackend: Send + Sync {
         }
     }
     /// Up to `limit` points in id order from `offset` (inclusive), with their payload, and with
-    /// their vectors when `with_vectors`. Points without a readable `asset_id` are skipped.
+    /// their vectors when `with_vectors`. Points without a readable payload are listed apart.
     fn scroll(&self, offset: Option<Uuid>, limit: usize, with_vectors: bool) -> Result<Page>;
     /// These points with payload and vectors; ids that do not exist are left out.
     fn get(&self, ids: &[Uuid]) -> Result<Vec<Point>>;

@@ -58,7 +58,7 @@ pub struct QdrantConfig {
 impl std::fmt::Debug for QdrantConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QdrantConfig")
-            .field("url", &self.url)
+            .field("url", &self.display_url())
             .field("api_key", &self.api_key.as_ref().map(|_| "****"))
             .field("collection", &self.collection)
             .field("timeout_s", &self.timeout_s)
@@ -318,6 +318,18 @@ fn describe(e: &QdrantError) -> String {
     }
 }
 
+/// How [`QdrantBackend::open`] treats the collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// It must exist (an existing index's vectors).
+    Existing,
+    /// For a new index: created when absent; an existing one must be empty, so a new index never
+    /// inherits points (another index's, or those of an index deleted and made again).
+    New,
+    /// The target of a migration: created when absent, may hold what an earlier run copied.
+    Migration,
+}
+
 /// The models that write a collection, recorded in its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectionModels {
@@ -334,6 +346,9 @@ impl CollectionModels {
     }
 }
 
+/// The oldest Qdrant 1.x minor version Loupe works with (collection metadata).
+const MIN_MINOR: u64 = 16;
+
 fn meta_key(space: Space) -> String {
     format!("loupe_{}_model", space.name())
 }
@@ -341,7 +356,8 @@ fn meta_key(space: Space) -> String {
 /// A collection on a Qdrant server.
 pub struct QdrantBackend {
     client: Qdrant,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until drop (taken there to shut it down without blocking).
+    runtime: Option<tokio::runtime::Runtime>,
     collection: String,
     config: QdrantConfig,
     /// What the server said its version is.
@@ -349,17 +365,17 @@ pub struct QdrantBackend {
 }
 
 impl QdrantBackend {
-    /// Connects, and opens `collection`, creating it (with the payload indexes) when `create` is
-    /// set and it does not exist. A collection whose vectors or models differ from `models` is
-    /// refused with an error naming both.
+    /// Connects, and opens `collection` as `mode` says (creating it, with its payload indexes,
+    /// when allowed). A collection whose vectors or models differ from `models` is refused with an
+    /// error naming both.
     pub fn open(
         config: &QdrantConfig,
         collection: &str,
         models: &CollectionModels,
-        create: bool,
+        mode: OpenMode,
     ) -> Result<Self> {
         let backend = Self::connect(config, collection)?;
-        backend.ensure_collection(models, create)?;
+        backend.ensure_collection(models, mode)?;
         Ok(backend)
     }
 
@@ -394,18 +410,32 @@ impl QdrantBackend {
         };
         let mut backend = Self {
             client,
-            runtime,
+            runtime: Some(runtime),
             collection: collection.to_string(),
             config: config.clone(),
             server_version: String::new(),
         };
         let reply = backend.call("health check", |c| async move { c.health_check().await })?;
-        let major_minor = |v: &str| v.split('.').take(2).map(str::to_string).collect::<Vec<_>>();
-        if major_minor(&reply.version).first() != Some(&"1".to_string()) {
-            tracing::warn!(
+        let version: Vec<u64> = reply
+            .version
+            .split(['.', '-'])
+            .take(2)
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        match version.as_slice() {
+            // Collection metadata (where Loupe records the models) came with Qdrant 1.16.
+            [1, minor] if *minor < MIN_MINOR => {
+                return Err(Error::VectorConfig(format!(
+                    "the Qdrant server at {} is version {}; Loupe needs 1.{MIN_MINOR} or newer",
+                    config.display_url(),
+                    reply.version
+                )));
+            }
+            [1, _] => {}
+            _ => tracing::warn!(
                 server = %reply.version,
-                "the Qdrant server's major version is not 1; Loupe is tested with 1.x"
-            );
+                "Loupe is tested with Qdrant 1.x; this server says another version"
+            ),
         }
         backend.server_version = reply.version;
         Ok(backend)
@@ -445,7 +475,10 @@ impl QdrantBackend {
         loop {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             let fut = op(self.client.clone());
-            self.runtime.spawn(async move {
+            let Some(runtime) = &self.runtime else {
+                return Err(Error::Vector(format!("Qdrant {what}: the client is shut down")));
+            };
+            runtime.spawn(async move {
                 let _ = tx.send(fut.await);
             });
             let res = rx
@@ -507,14 +540,28 @@ impl QdrantBackend {
     }
 
     /// Creates the collection if needed and checks it holds what `models` writes.
-    fn ensure_collection(&self, models: &CollectionModels, create: bool) -> Result<()> {
+    fn ensure_collection(&self, models: &CollectionModels, mode: OpenMode) -> Result<()> {
         let name = self.collection.clone();
         let exists = self.call("collection check", |c| {
             let name = name.clone();
             async move { c.collection_exists(name).await }
         })?;
+        if exists && mode == OpenMode::New {
+            self.check_collection(models)?;
+            let n = self.count()?;
+            if n > 0 {
+                return Err(Error::VectorConfig(format!(
+                    "collection '{}' on {} already holds {n} points (an earlier index, or another \
+                     one); a new index needs an empty collection: set [qdrant] collection to a new \
+                     name, or delete the old collection",
+                    self.collection,
+                    self.config.display_url()
+                )));
+            }
+            return Ok(());
+        }
         if !exists {
-            if !create {
+            if mode == OpenMode::Existing {
                 return Err(Error::Vector(format!(
                     "collection '{}' does not exist on {}; build the index (`loupe index`) or \
                      migrate one (`loupe migrate --to URL`)",
@@ -581,7 +628,22 @@ impl QdrantBackend {
             let req = req.clone();
             async move { c.create_collection(req).await }
         })?;
+        self.create_payload_indexes(&[])?;
+        tracing::info!(
+            collection = %self.collection,
+            url = %self.config.display_url(),
+            "created the Qdrant collection"
+        );
+        Ok(())
+    }
+
+    /// Creates the payload index of every filtered field that `have` lacks (idempotent on the
+    /// server; also mends a collection whose creation was cut short before its indexes).
+    fn create_payload_indexes(&self, have: &[String]) -> Result<()> {
         for (field, ty) in INDEXED_FIELDS {
+            if have.iter().any(|h| h == field) {
+                continue;
+            }
             let ty = match ty {
                 FieldType::Keyword => q::FieldType::Keyword,
                 FieldType::Integer => q::FieldType::Integer,
@@ -592,11 +654,6 @@ impl QdrantBackend {
                 async move { c.create_field_index(req).await }
             })?;
         }
-        tracing::info!(
-            collection = %self.collection,
-            url = %self.config.display_url(),
-            "created the Qdrant collection"
-        );
         Ok(())
     }
 
@@ -607,7 +664,9 @@ impl QdrantBackend {
             let name = name.clone();
             async move { c.collection_info(name).await }
         })?;
-        let config = info.result.and_then(|r| r.config).unwrap_or_default();
+        let result = info.result.unwrap_or_default();
+        let indexed: Vec<String> = result.payload_schema.keys().cloned().collect();
+        let config = result.config.unwrap_or_default();
         let vectors: HashMap<String, u64> = match config
             .params
             .and_then(|p| p.vectors_config)
@@ -664,7 +723,7 @@ impl QdrantBackend {
                 }
             }
         }
-        Ok(())
+        self.create_payload_indexes(&indexed)
     }
 
     fn filter(conds: &[Condition]) -> Option<q::Filter> {
@@ -672,8 +731,17 @@ impl QdrantBackend {
             return None;
         }
         Some(q::Filter::must(conds.iter().map(|c| match c {
-            Condition::Any { key, values } => q::Condition::matches(*key, values.clone()),
-            Condition::Is { key, value } => q::Condition::matches(*key, value.clone()),
+            // Keywords, spelled out: the client's `From<String>` turns a value with a space into a
+            // full-text match, which a folder like "/Photos/My Trip" must never be.
+            Condition::Any { key, values } => q::Condition::matches(
+                *key,
+                q::r#match::MatchValue::Keywords(q::RepeatedStrings {
+                    strings: values.clone(),
+                }),
+            ),
+            Condition::Is { key, value } => {
+                q::Condition::matches(*key, q::r#match::MatchValue::Keyword(value.clone()))
+            }
             Condition::Range { key, gte, lte } => q::Condition::range(
                 *key,
                 q::Range {
@@ -729,6 +797,16 @@ impl QdrantBackend {
     }
 }
 
+impl Drop for QdrantBackend {
+    /// Shuts the client's runtime down without waiting: dropping it the ordinary way panics when
+    /// the last owner of the index goes away inside an async context (the HTTP server's shutdown).
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 fn point_id(id: Uuid) -> q::PointId {
     id.to_string().into()
 }
@@ -765,14 +843,14 @@ fn named_vectors(v: Option<q::VectorsOutput>) -> Vec<(Space, Vec<f32>)> {
         .collect()
 }
 
-fn retrieved_point(p: q::RetrievedPoint) -> Result<Option<Point>> {
-    let Some(id) = uuid_of(p.id.as_ref()) else {
-        return Ok(None);
-    };
+/// The point, `Err(id)` when its payload is not a readable Loupe payload, `None` for a
+/// non-UUID id (never written by Loupe).
+fn retrieved_point(p: q::RetrievedPoint) -> Option<std::result::Result<Point, Uuid>> {
+    let id = uuid_of(p.id.as_ref())?;
     let Some((asset_id, payload)) = payload_from_json(&payload_to_json(p.payload)) else {
-        return Err(Error::Vector(format!("point {id} has no valid Loupe payload")));
+        return Some(Err(id));
     };
-    Ok(Some(Point {
+    Some(Ok(Point {
         id,
         asset_id,
         payload,
@@ -927,11 +1005,17 @@ impl VectorBackend for QdrantBackend {
             async move { c.scroll(req).await }
         })?;
         let mut points = Vec::with_capacity(res.result.len());
+        let mut unreadable = Vec::new();
         for p in res.result {
-            points.extend(retrieved_point(p)?);
+            match retrieved_point(p) {
+                Some(Ok(p)) => points.push(p),
+                Some(Err(id)) => unreadable.push(id),
+                None => {}
+            }
         }
         Ok(Page {
             points,
+            unreadable,
             next: uuid_of(res.next_page_offset.as_ref()),
         })
     }
@@ -955,7 +1039,9 @@ impl VectorBackend for QdrantBackend {
         })?;
         let mut out = Vec::with_capacity(res.result.len());
         for p in res.result {
-            out.extend(retrieved_point(p)?);
+            if let Some(p) = retrieved_point(p) {
+                out.push(p.map_err(|id| Error::Vector(format!("point {id} has no valid Loupe payload")))?);
+            }
         }
         Ok(out)
     }
@@ -972,11 +1058,11 @@ impl VectorBackend for QdrantBackend {
         Ok(())
     }
 
-    /// The server builds its HNSW graphs itself, in the background: wait until it says the
-    /// collection is green (optimized) again, so what follows is measured on indexed data. Gives up
-    /// waiting after `timeout_s` x 20 (the data is there either way; searches are exact until then).
+    /// The server builds its HNSW graphs itself, in the background: wait (at most two minutes)
+    /// until it says the collection is green again, so what follows runs on indexed data. The
+    /// data is there either way; the server searches it exactly until its indexes are built.
     fn optimize(&self) -> Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(self.config.timeout_s.max(1) * 20);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
         let mut wait = Duration::from_millis(50);
         loop {
             let name = self.collection.clone();
@@ -985,7 +1071,8 @@ impl VectorBackend for QdrantBackend {
                 async move { c.collection_info(name).await }
             })?;
             let status = info.result.map(|r| r.status).unwrap_or_default();
-            if status == q::CollectionStatus::Green as i32 {
+            // Grey: optimizations wait for the next write; nothing runs now.
+            if status == q::CollectionStatus::Green as i32 || status == q::CollectionStatus::Grey as i32 {
                 return Ok(());
             }
             if std::time::Instant::now() >= deadline {
