@@ -202,6 +202,8 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             .context("starting the loopback Qdrant server")?;
         let mut q = config.store.qdrant.clone().unwrap_or_default();
         q.url = server.url();
+        // Measure searches on built indexes, as on the embedded side: wait for green.
+        q.optimize_wait_s = 3600;
         backends.push((
             "Qdrant server (loopback gRPC)".to_string(),
             loupe_store::OpenOptions {
@@ -212,7 +214,15 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
         Some(server)
     } else {
         if let Some(q) = &config.store.qdrant {
-            backends.push((format!("Qdrant server {}", q.display_url()), config.store.clone()));
+            let mut q = q.clone();
+            q.optimize_wait_s = q.optimize_wait_s.max(3600);
+            backends.push((
+                format!("Qdrant server {}", q.display_url()),
+                loupe_store::OpenOptions {
+                    qdrant: Some(q),
+                    ..config.store.clone()
+                },
+            ));
         }
         None
     };
@@ -224,11 +234,13 @@ pub fn run(config: &Config, args: BenchArgs, json: bool) -> Result<()> {
             figures.push(store_rows(
                 &mut rows, &set, dim, n, &dir, label, options, &args, http,
             )?);
-            if let Some(q) = &options.qdrant {
-                // Leave nothing behind on a real server.
+            if let Some(q) = options.qdrant.as_ref().filter(|_| !args.qdrant_loopback) {
+                // Leave nothing behind on a real server (the loopback's data is in the scratch folder).
                 let meta = Index::open_with(&dir, Access::Read, options)?.meta().clone();
-                if let loupe_store::VectorsAt::Qdrant { collection, .. } = meta.vectors {
-                    loupe_store::QdrantBackend::drop_collection(q, &collection)?;
+                if let loupe_store::VectorsAt::Qdrant { collection, .. } = meta.vectors
+                    && let Err(e) = loupe_store::QdrantBackend::drop_collection(q, &collection)
+                {
+                    eprintln!("bench: could not delete the collection {collection}: {e}");
                 }
             }
         }

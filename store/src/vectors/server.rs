@@ -47,6 +47,9 @@ pub struct QdrantConfig {
     pub connect_timeout_s: u64,
     /// Points per upsert request.
     pub batch_size: usize,
+    /// How long `loupe index` waits, at its end, for the server to finish building its indexes
+    /// (seconds); the data is searchable either way.
+    pub optimize_wait_s: u64,
     /// `weak`, `medium` or `strong` write ordering (Qdrant's `ordering`).
     pub write_ordering: WriteOrdering,
     /// How the collection is created (only on first use; an existing collection is left as it is).
@@ -79,6 +82,7 @@ impl Default for QdrantConfig {
             timeout_s: 30,
             connect_timeout_s: 5,
             batch_size: 256,
+            optimize_wait_s: 120,
             write_ordering: WriteOrdering::Weak,
             collection_settings: CollectionSettings::default(),
             search: SearchSettings::default(),
@@ -276,6 +280,8 @@ pub fn classify(e: &QdrantError) -> Retry {
             }
             // A connection reset mid-reply surfaces as Unknown or Internal with a transport message.
             Code::Unknown | Code::Internal if is_transport(status.message()) => Retry::Transient(None),
+            // The client's own deadline (tonic reports it as Cancelled "Timeout expired").
+            Code::Cancelled if status.message().contains("Timeout expired") => Retry::Transient(None),
             _ => Retry::Permanent,
         },
         QdrantError::ResourceExhaustedError {
@@ -1058,11 +1064,11 @@ impl VectorBackend for QdrantBackend {
         Ok(())
     }
 
-    /// The server builds its HNSW graphs itself, in the background: wait (at most two minutes)
+    /// The server builds its HNSW graphs itself, in the background: wait (at most `optimize_wait_s`)
     /// until it says the collection is green again, so what follows runs on indexed data. The
     /// data is there either way; the server searches it exactly until its indexes are built.
     fn optimize(&self) -> Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let deadline = std::time::Instant::now() + Duration::from_secs(self.config.optimize_wait_s);
         let mut wait = Duration::from_millis(50);
         loop {
             let name = self.collection.clone();
@@ -1135,6 +1141,10 @@ mod tests {
             status: tonic::Status::new(tonic::Code::Unknown, "transport error: connection reset"),
         };
         assert_eq!(classify(&reset), Retry::Transient(None));
+        let deadline = QdrantError::ResponseError {
+            status: tonic::Status::new(tonic::Code::Cancelled, "Timeout expired"),
+        };
+        assert_eq!(classify(&deadline), Retry::Transient(None));
         let later = QdrantError::ResourceExhaustedError {
             status: tonic::Status::new(tonic::Code::ResourceExhausted, "slow down"),
             retry_after_seconds: 2,
