@@ -451,10 +451,8 @@ impl QdrantBackend {
     /// does not exist is not an error.
     pub fn drop_collection(config: &QdrantConfig, collection: &str) -> Result<()> {
         let backend = Self::connect(config, collection)?;
-        let name = collection.to_string();
-        backend.call("delete collection", |c| {
-            let name = name.clone();
-            async move { c.delete_collection(name).await }
+        backend.send("delete collection", collection.to_string(), |c, r| async move {
+            c.delete_collection(r).await
         })?;
         Ok(())
     }
@@ -524,6 +522,16 @@ impl QdrantBackend {
         }
     }
 
+    /// [`Self::call`] with a request (cloned for each try).
+    fn send<R, T, Fut>(&self, what: &str, req: R, op: impl Fn(Qdrant, R) -> Fut) -> Result<T>
+    where
+        R: Clone,
+        Fut: Future<Output = Result<T, QdrantError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.call(what, |c| op(c, req.clone()))
+    }
+
     /// The error a user sees for a failure that retrying cannot fix.
     fn permanent(&self, what: &str, e: &QdrantError) -> Error {
         let url = self.config.display_url();
@@ -547,10 +555,8 @@ impl QdrantBackend {
 
     /// Creates the collection if needed and checks it holds what `models` writes.
     fn ensure_collection(&self, models: &CollectionModels, mode: OpenMode) -> Result<()> {
-        let name = self.collection.clone();
-        let exists = self.call("collection check", |c| {
-            let name = name.clone();
-            async move { c.collection_exists(name).await }
+        let exists = self.send("collection check", self.collection.clone(), |c, r| async move {
+            c.collection_exists(r).await
         })?;
         if exists && mode == OpenMode::New {
             self.check_collection(models)?;
@@ -630,9 +636,8 @@ impl QdrantBackend {
             }
             req = req.quantization_config(sq);
         }
-        self.call("create collection", |c| {
-            let req = req.clone();
-            async move { c.create_collection(req).await }
+        self.send("create collection", req, |c, r| async move {
+            c.create_collection(r).await
         })?;
         self.create_payload_indexes(&[])?;
         tracing::info!(
@@ -655,9 +660,8 @@ impl QdrantBackend {
                 FieldType::Integer => q::FieldType::Integer,
             };
             let req = CreateFieldIndexCollectionBuilder::new(&self.collection, *field, ty).wait(true);
-            self.call("create payload index", |c| {
-                let req = req.clone();
-                async move { c.create_field_index(req).await }
+            self.send("create payload index", req, |c, r| async move {
+                c.create_field_index(r).await
             })?;
         }
         Ok(())
@@ -665,10 +669,8 @@ impl QdrantBackend {
 
     /// Refuses a collection whose named vectors or models differ from `models`.
     fn check_collection(&self, models: &CollectionModels) -> Result<()> {
-        let name = self.collection.clone();
-        let info = self.call("collection info", |c| {
-            let name = name.clone();
-            async move { c.collection_info(name).await }
+        let info = self.send("collection info", self.collection.clone(), |c, r| async move {
+            c.collection_info(r).await
         })?;
         let result = info.result.unwrap_or_default();
         let indexed: Vec<String> = result.payload_schema.keys().cloned().collect();
@@ -886,10 +888,7 @@ impl VectorBackend for QdrantBackend {
             let req = UpsertPointsBuilder::new(&self.collection, list)
                 .wait(true)
                 .ordering(self.ordering());
-            self.call("upsert", |c| {
-                let req = req.clone();
-                async move { c.upsert_points(req).await }
-            })?;
+            self.send("upsert", req, |c, r| async move { c.upsert_points(r).await })?;
         }
         Ok(())
     }
@@ -900,10 +899,7 @@ impl VectorBackend for QdrantBackend {
             .points(filter)
             .wait(true)
             .ordering(self.ordering());
-        self.call("delete", |c| {
-            let req = req.clone();
-            async move { c.delete_points(req).await }
-        })?;
+        self.send("delete", req, |c, r| async move { c.delete_points(r).await })?;
         Ok(())
     }
 
@@ -919,10 +915,7 @@ impl VectorBackend for QdrantBackend {
             .points_selector(filter)
             .wait(true)
             .ordering(self.ordering());
-        self.call("set payload", |c| {
-            let req = req.clone();
-            async move { c.set_payload(req).await }
-        })?;
+        self.send("set payload", req, |c, r| async move { c.set_payload(r).await })?;
         Ok(())
     }
 
@@ -950,10 +943,7 @@ impl VectorBackend for QdrantBackend {
         if let Some(t) = self.config.search.timeout_s {
             req = req.timeout(t);
         }
-        let res = self.call("search", |c| {
-            let req = req.clone();
-            async move { c.query(req).await }
-        })?;
+        let res = self.send("search", req, |c, r| async move { c.query(r).await })?;
         let mut out = Vec::with_capacity(res.result.len());
         for p in res.result {
             let Some(segment_id) = uuid_of(p.id.as_ref()) else {
@@ -988,10 +978,7 @@ impl VectorBackend for QdrantBackend {
         if let Some(c) = self.read_consistency() {
             req = req.read_consistency(c);
         }
-        let res = self.call("count", |c| {
-            let req = req.clone();
-            async move { c.count(req).await }
-        })?;
+        let res = self.send("count", req, |c, r| async move { c.count(r).await })?;
         Ok(res.result.map_or(0, |r| r.count as usize))
     }
 
@@ -1006,10 +993,7 @@ impl VectorBackend for QdrantBackend {
         if let Some(c) = self.read_consistency() {
             req = req.read_consistency(c);
         }
-        let res = self.call("scroll", |c| {
-            let req = req.clone();
-            async move { c.scroll(req).await }
-        })?;
+        let res = self.send("scroll", req, |c, r| async move { c.scroll(r).await })?;
         let mut points = Vec::with_capacity(res.result.len());
         let mut unreadable = Vec::new();
         for p in res.result {
@@ -1039,10 +1023,7 @@ impl VectorBackend for QdrantBackend {
         if let Some(c) = self.read_consistency() {
             req = req.read_consistency(c);
         }
-        let res = self.call("get points", |c| {
-            let req = req.clone();
-            async move { c.get_points(req).await }
-        })?;
+        let res = self.send("get points", req, |c, r| async move { c.get_points(r).await })?;
         let mut out = Vec::with_capacity(res.result.len());
         for p in res.result {
             if let Some(p) = retrieved_point(p) {
@@ -1071,10 +1052,8 @@ impl VectorBackend for QdrantBackend {
         let deadline = std::time::Instant::now() + Duration::from_secs(self.config.optimize_wait_s);
         let mut wait = Duration::from_millis(50);
         loop {
-            let name = self.collection.clone();
-            let info = self.call("collection info", |c| {
-                let name = name.clone();
-                async move { c.collection_info(name).await }
+            let info = self.send("collection info", self.collection.clone(), |c, r| async move {
+                c.collection_info(r).await
             })?;
             let status = info.result.map(|r| r.status).unwrap_or_default();
             // Grey: optimizations wait for the next write; nothing runs now.
