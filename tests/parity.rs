@@ -194,10 +194,15 @@ fn whisper_transcripts_match_the_reference_decoder() {
         wheel.display()
     );
     let tmp = tempfile::tempdir().unwrap();
+    // Sentences espeak-ng says clearly enough that the reference decodes them word for word. An
+    // unclear one ("Seven ships sailed across the cold grey sea") made the reference itself read
+    // differently on different CPUs ("Salmon ship" on one, "Sandmanship" on another), which is
+    // not a difference between the two decoders.
     let sentences = [
-        "The quarterly report is due on Friday.",
         "Please send the invoice to the accounting department before noon.",
-        "Seven ships sailed across the cold grey sea.",
+        "We need more paper for the printer.",
+        "Please call the doctor tomorrow afternoon.",
+        "Turn left at the second traffic light.",
     ];
     let mut args = vec!["--whisper-ct2".to_string(), wheel.display().to_string()];
     let mut files = Vec::new();
@@ -237,12 +242,12 @@ fn whisper_transcripts_match_the_reference_decoder() {
         100.0 * wer
     );
     assert!(
-        same >= 2,
+        same + 1 >= files.len(),
         "only {same} of {} transcripts match the reference",
         files.len()
     );
     assert!(
-        wer <= 0.15,
+        wer <= 0.10,
         "whisper.cpp differs from the reference decoder: WER {wer:.3}"
     );
 }
