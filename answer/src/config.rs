@@ -16,7 +16,8 @@ pub struct AnswerConfig {
     /// `extractive`.
     pub default: Option<String>,
     /// The local model (a folder in the model store with role `vlm` or `llm`). Default: the first
-    /// installed vision-language model, else the first text model; `none` for no local answerer.
+    /// installed vision-language model, else the first text model, never a generated test model
+    /// (`test_only`, e.g. `tiny-vlm-qwen0.5b`: name it here to use it); `none` for no local answerer.
     pub local_model: Option<String>,
     /// Context length of the local model, in tokens.
     pub local_ctx: u32,
@@ -62,9 +63,10 @@ pub fn pick_local(cfg: &AnswerConfig, store: &ModelStore) -> Result<Option<(std:
         }
         None => {
             let list = store.list().map_err(|e| Error::Config(e.to_string()))?;
+            // Generated test models (random weights) are used only when named.
             let pick = |role| {
                 list.iter()
-                    .find(|(_, m)| m.role == role)
+                    .find(|(_, m)| m.role == role && !m.test_only)
                     .map(|(d, m)| (d.clone(), m.name.clone()))
             };
             Ok(pick(ModelRole::Vlm).or_else(|| pick(ModelRole::Llm)))
@@ -96,7 +98,47 @@ pub fn build(cfg: &AnswerConfig, store: &ModelStore) -> Result<Answerers> {
 
 #[cfg(test)]
 mod tests {
-    use super::AnswerConfig;
+    use super::{AnswerConfig, pick_local};
+    use loupe_models::ModelStore;
+    use loupe_schemas::{ModelManifest, ModelRole};
+
+    fn install(root: &std::path::Path, name: &str, role: ModelRole, test_only: bool) {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let m = ModelManifest {
+            name: name.into(),
+            role,
+            source: "test".into(),
+            licence: "test".into(),
+            dim: 0,
+            test_only,
+            files: Vec::new(),
+        };
+        std::fs::write(
+            dir.join(loupe_models::MANIFEST_FILE),
+            serde_json::to_string(&m).unwrap(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn default_local_model_skips_generated_test_models() {
+        let dir = tempfile::tempdir().unwrap();
+        install(dir.path(), "a-test-vlm", ModelRole::Vlm, true);
+        install(dir.path(), "b-llm", ModelRole::Llm, false);
+        let store = ModelStore::new(dir.path());
+        let pick = |c: &AnswerConfig| pick_local(c, &store).unwrap().map(|(_, n)| n);
+        assert_eq!(pick(&AnswerConfig::default()).as_deref(), Some("b-llm"));
+        // Named, a test model is used.
+        let named = AnswerConfig {
+            local_model: Some("a-test-vlm".into()),
+            ..AnswerConfig::default()
+        };
+        assert_eq!(pick(&named).as_deref(), Some("a-test-vlm"));
+        // A real VLM comes before a text model.
+        install(dir.path(), "c-vlm", ModelRole::Vlm, false);
+        assert_eq!(pick(&AnswerConfig::default()).as_deref(), Some("c-vlm"));
+    }
 
     #[test]
     fn file_keys_are_checked_and_default_when_absent() {
