@@ -1,7 +1,7 @@
 //! One question, end to end: evidence, answer, citations.
 
 use crate::evidence::{self, Evidence, GatherOptions};
-use crate::{Answerer, Error, Flow, GenOptions, Result, Task, cite, text};
+use crate::{Answerer, Error, Flow, GenOptions, Result, Task, cite, extractive, ground, question, text};
 use loupe_query::Searcher;
 use loupe_schemas::answer::{AskRequest, AskResponse, AskTimings, Citation, NOT_FOUND};
 use loupe_schemas::llm::LlmTurn;
@@ -38,11 +38,7 @@ pub fn ask(
     if question.is_empty() && req.image.is_none() {
         return Err(Error::BadRequest("the question is empty".into()));
     }
-    if question.chars().count() > 4000 {
-        return Err(Error::BadRequest(
-            "the question is longer than 4000 characters".into(),
-        ));
-    }
+    let question = tail_of(question, MAX_QUESTION);
     let mut questions = vec![question];
     questions.extend(history.questions.iter().map(String::as_str));
     let opts = GatherOptions {
@@ -72,11 +68,17 @@ pub fn ask(
             finish_reason: None,
             withheld,
             unsupported_draft: None,
+            value: None,
+            from_fields: false,
             timings: AskTimings {
                 retrieval_ms,
                 first_token_ms: ms(started),
                 total_ms: ms(started),
                 tokens_per_s: None,
+                prompt_tokens_per_s: None,
+                prompt_ms: None,
+                generate_ms: None,
+                cached_prompt_tokens: None,
             },
         });
     }
@@ -96,26 +98,61 @@ pub fn ask(
         on_event(AskEvent::Token(piece))
     })?;
     let said_found = !cite::says_not_found(&generation.text);
-    // A generated answer must rest on the sources: numbers from them, words from them. An answer
+    // A given answer must rest on a cited source: a typed value on the page, a span of it (or a
+    // near miss snapped to one), or for a sentence, numbers and words from the sources. An answer
     // from the model's own memory (or invented) is reported as not found, with the draft kept.
-    let sources: String = evidence.iter().map(|e| e.text() + "\n").collect();
-    let grounded = !said_found || text::supported(&strip_markers(&generation.text), question, &sources);
-    let found = said_found && grounded;
-    let answer = if found {
-        generation.text.trim().to_string()
-    } else {
-        NOT_FOUND.to_string()
-    };
-    let unsupported_draft = (said_found && !grounded).then(|| generation.text.trim().to_string());
-    if found {
-        mark_cited(&answer, &evidence, &mut citations);
+    let bare = strip_markers(&generation.text);
+    let markers = cite::cited(
+        &generation.text,
+        u32::try_from(evidence.len()).unwrap_or(u32::MAX),
+    );
+    let q = question::analyse(question);
+    let mut grounded = said_found
+        .then(|| ground::check(&bare, &q, &evidence, &markers, req.brief, question))
+        .flatten();
+    let unsupported_draft = (said_found && grounded.is_none()).then(|| generation.text.trim().to_string());
+    // A question that certainly asks for a typed value, which the model did not answer with one
+    // the page labels as asked: the field reader's value, if the page has one (the model's draft
+    // is kept beside it).
+    let mut from_fields = false;
+    if grounded.is_none()
+        && q.strict
+        && q.expect.kind().is_some()
+        && let Some((n, _, value)) = extractive::best(question, &evidence)
+    {
+        grounded = ground::check(&value, &q, &evidence, &[n], true, question);
+        from_fields = grounded.is_some();
     }
-    let tokens_per_s = match (generation.usage, generation.generate_ms) {
-        (Some(u), Some(g)) if g > 0.0 && u.completion_tokens > 1 => {
-            Some(f64::from(u.completion_tokens - 1) / (g / 1000.0))
-        }
-        _ => None,
+    let found = grounded.is_some();
+    let mut answer = match &grounded {
+        Some(g) if req.brief || from_fields => format!("{} [{}]", g.answer, g.n),
+        Some(_) => generation.text.trim().to_string(),
+        None => NOT_FOUND.to_string(),
     };
+    // Several files could hold the answer and the question named none: say which one was used.
+    if let Some(g) = &grounded
+        && !req.brief
+        && let Some(e) = evidence.iter().find(|e| e.n == g.n)
+    {
+        let mut files: Vec<&str> = evidence.iter().map(|e| e.hit.asset.id.as_str()).collect();
+        files.sort_unstable();
+        files.dedup();
+        if files.len() > 1 {
+            let note = format!(" (from {})", e.label());
+            on_event(AskEvent::Token(&note));
+            answer.push_str(&note);
+        }
+    }
+    if let Some(g) = &grounded {
+        mark_cited(&answer, &evidence, &mut citations);
+        if let Some(e) = evidence.iter().find(|e| e.n == g.n)
+            && let Some(p) = e.passages.get(g.passage)
+            && let Some(c) = citations.iter_mut().find(|c| c.n == g.n)
+        {
+            *c = e.citation(true, Some(p));
+        }
+    }
+    let value = grounded.and_then(|g| g.value);
     Ok(AskResponse {
         answer,
         found,
@@ -125,11 +162,17 @@ pub fn ask(
         finish_reason: Some(generation.finish),
         withheld,
         unsupported_draft,
+        value,
+        from_fields,
         timings: AskTimings {
             retrieval_ms,
             first_token_ms: first_token_at.unwrap_or_else(|| ms(started)),
             total_ms: ms(started),
-            tokens_per_s,
+            tokens_per_s: generation.tokens_per_s(),
+            prompt_tokens_per_s: generation.prompt_tokens_per_s(),
+            prompt_ms: generation.prompt_ms,
+            generate_ms: generation.generate_ms,
+            cached_prompt_tokens: generation.cached_tokens,
         },
     })
 }
@@ -174,6 +217,24 @@ pub fn strip_markers(answer: &str) -> String {
         .unwrap_or_else(|| out.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// Longest question searched and answered, in characters; a longer one (a pasted page, then the
+/// question) is read from its end.
+pub const MAX_QUESTION: usize = 2000;
+
+/// The last `max` characters of `q`, from the start of a sentence when one begins there.
+fn tail_of(q: &str, max: usize) -> &str {
+    let n = q.chars().count();
+    if n <= max {
+        return q;
+    }
+    let start = q.char_indices().nth(n - max).map_or(0, |(i, _)| i);
+    let tail = &q[start..];
+    match tail.find(['.', '?', '!', '\n']) {
+        Some(i) if i + 1 < tail.len() => tail[i + 1..].trim_start(),
+        _ => tail,
+    }
+}
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
@@ -181,6 +242,19 @@ fn ms(t: Instant) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::strip_markers;
+
+    #[test]
+    fn long_questions_are_read_from_their_end() {
+        let q = format!("{} What is the total?", "Ipsum. ".repeat(1000));
+        let t = super::tail_of(&q, 100);
+        assert!(
+            t.starts_with("Ipsum.") && t.ends_with("What is the total?") && t.len() <= 100,
+            "{t}"
+        );
+        assert_eq!(super::tail_of("Short?", 100), "Short?");
+        let wide = "é".repeat(3000);
+        assert_eq!(super::tail_of(&wide, 10).chars().count(), 10);
+    }
 
     #[test]
     fn markers_are_stripped() {

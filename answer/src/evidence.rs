@@ -126,7 +126,8 @@ pub struct GatherOptions {
 
 /// Searches for each question (the current one first, then earlier turns of a conversation, whose
 /// evidence is kept so follow-up questions can refer back), reads and trims the hits' text, screens
-/// it for instructions, and numbers the sources.
+/// it for instructions, and numbers the sources. When the question names documents
+/// (`scope::named`), only those are searched.
 pub fn gather(
     searcher: &Searcher,
     questions: &[&str],
@@ -138,6 +139,25 @@ pub fn gather(
         return Err(Error::BadRequest("max_evidence must be at least 1".into()));
     }
     let index = searcher.index();
+    // A question that names its document ("the QualityHosting invoice") is answered from it; a
+    // follow-up that names none keeps the document the question before it named.
+    let mut named = Vec::new();
+    for q in questions.iter().take(2) {
+        named = crate::scope::named(searcher, q, filters)?;
+        if !named.is_empty() {
+            break;
+        }
+    }
+    let scoped;
+    let filters = if named.is_empty() {
+        filters
+    } else {
+        scoped = Filters {
+            asset_ids: named,
+            ..filters.clone()
+        };
+        &scoped
+    };
     let mut hits: Vec<Hit> = Vec::new();
     let cap = opts.max_evidence + 2 * questions.len().saturating_sub(1);
     for (i, q) in questions.iter().enumerate() {

@@ -23,9 +23,14 @@ pub mod cite;
 pub mod config;
 pub mod evidence;
 pub mod extractive;
+pub mod fields;
+pub mod ground;
+pub mod layout;
 pub mod local;
 pub mod openai;
 pub mod prompt;
+pub mod question;
+pub mod scope;
 pub mod text;
 
 use loupe_schemas::ErrorCode;
@@ -82,6 +87,27 @@ pub struct Generation {
     pub first_token_ms: Option<f64>,
     /// Milliseconds spent producing tokens after the first (for tokens/s).
     pub generate_ms: Option<f64>,
+    /// Milliseconds spent processing the prompt (local model).
+    pub prompt_ms: Option<f64>,
+    /// Prompt tokens the local worker reused from its cache instead of processing them.
+    pub cached_tokens: Option<u32>,
+}
+
+impl Generation {
+    /// Prompt tokens processed per second (the cached ones not counted, as they took no time).
+    pub fn prompt_tokens_per_s(&self) -> Option<f64> {
+        let cached = self.cached_tokens.unwrap_or(0);
+        let processed = self.usage?.prompt_tokens.saturating_sub(cached);
+        let ms = self.prompt_ms?;
+        (ms > 0.0 && processed > 0).then(|| f64::from(processed) / (ms / 1000.0))
+    }
+
+    /// Generated tokens per second, after the first.
+    pub fn tokens_per_s(&self) -> Option<f64> {
+        let completion = self.usage?.completion_tokens;
+        let ms = self.generate_ms?;
+        (ms > 0.0 && completion > 1).then(|| f64::from(completion - 1) / (ms / 1000.0))
+    }
 }
 
 /// Settings of one generation.

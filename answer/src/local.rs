@@ -289,10 +289,11 @@ impl ChatModel for LocalModel {
                     LlmEvent::Done {
                         finish_reason,
                         usage,
+                        prompt_ms,
                         generate_ms,
-                        ..
+                        cached_tokens,
                     } => {
-                        return Ok(Generation {
+                        let g = Generation {
                             text,
                             usage: Some(usage),
                             finish: if cancelled {
@@ -302,7 +303,18 @@ impl ChatModel for LocalModel {
                             },
                             first_token_ms: first,
                             generate_ms: Some(generate_ms),
-                        });
+                            prompt_ms: Some(prompt_ms),
+                            cached_tokens: Some(cached_tokens),
+                        };
+                        tracing::debug!(
+                            "local model: prompt {} tokens ({cached_tokens} cached) in {prompt_ms:.0} ms \
+                             ({:.1} tokens/s), {} generated at {:.1} tokens/s",
+                            usage.prompt_tokens,
+                            g.prompt_tokens_per_s().unwrap_or(f64::NAN),
+                            usage.completion_tokens,
+                            g.tokens_per_s().unwrap_or(f64::NAN),
+                        );
+                        return Ok(g);
                     }
                     LlmEvent::Error { message } => return Err(Error::Local(message)),
                     LlmEvent::Ready { .. } => {}

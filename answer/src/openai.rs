@@ -233,6 +233,8 @@ impl OpenAi {
                             finish: FinishReason::Cancelled,
                             first_token_ms: first.map(|f| (f - started).as_secs_f64() * 1000.0),
                             generate_ms: first.map(|f| f.elapsed().as_secs_f64() * 1000.0),
+                            prompt_ms: None,
+                            cached_tokens: None,
                         }));
                     }
                 }
@@ -244,6 +246,8 @@ impl OpenAi {
             finish,
             first_token_ms: first.map(|f| (f - started).as_secs_f64() * 1000.0),
             generate_ms: first.map(|f| f.elapsed().as_secs_f64() * 1000.0),
+            prompt_ms: None,
+            cached_tokens: None,
         }))
     }
 }

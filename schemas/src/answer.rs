@@ -105,6 +105,20 @@ pub struct AskTimings {
     /// Generated tokens per second (generative answerers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_s: Option<f64>,
+    /// Prompt tokens processed per second, not counting those reused from the local worker's
+    /// cache (local answerer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_per_s: Option<f64>,
+    /// Time the model spent on the prompt (local answerer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_ms: Option<f64>,
+    /// Time the model spent generating after the first token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_ms: Option<f64>,
+    /// Prompt tokens the local worker reused from its cache (the system prompt, and the evidence
+    /// when consecutive questions are about the same pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_prompt_tokens: Option<u32>,
 }
 
 /// The answer.
@@ -129,7 +143,46 @@ pub struct AskResponse {
     /// them): what it said. `answer` then says "not found".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported_draft: Option<String>,
+    /// When the question asks for a typed value (a date, an amount, a currency...) and the answer
+    /// is one: the value in a standard form, and as the cited page writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<AnswerValue>,
+    /// True when a generative answerer's answer to a typed question ("the invoice date") was not
+    /// a value the page labels as asked, and the answer is the page's labelled value, read by the
+    /// field reader (the extractive answerer) instead; the model's draft is in
+    /// `unsupported_draft`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_fields: bool,
     pub timings: AskTimings,
+}
+
+/// A typed answer: one standard form for apps, and the document's own wording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AnswerValue {
+    pub kind: ValueKind,
+    /// ISO 8601 for a date (`2014-08-03`), a plain number for an amount (`1939.00`: no grouping,
+    /// no currency, the decimals as printed), an ISO 4217 code for a currency (`INR`), as printed
+    /// otherwise.
+    pub value: String,
+    /// The words on the page it was read from (`Aug 3, 2014`, `Rs. 1,939.00`, `₹`).
+    pub as_written: String,
+    /// For an amount: the currency printed with it (ISO 4217), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// What kind of value an answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    Date,
+    Amount,
+    Currency,
+    Percent,
+    Email,
+    Url,
+    Phone,
+    Identifier,
 }
 
 /// The text of "nothing found".

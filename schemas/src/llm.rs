@@ -101,7 +101,30 @@ pub enum LlmEvent {
         prompt_ms: f64,
         /// Time spent generating tokens after the first.
         generate_ms: f64,
+        /// Prompt tokens reused from the worker's cache (a prefix shared with an earlier request)
+        /// rather than processed: `prompt_ms` covers `usage.prompt_tokens - cached_tokens`.
+        #[serde(default)]
+        cached_tokens: u32,
     },
     /// The request could not be served; the worker waits for the next one.
     Error { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_from_a_worker_without_cache_reports_parses() {
+        let line = r#"{"event":"done","finish_reason":"stop","usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11},"prompt_ms":5.0,"generate_ms":1.0}"#;
+        match serde_json::from_str::<LlmEvent>(line).unwrap() {
+            LlmEvent::Done {
+                cached_tokens, usage, ..
+            } => {
+                assert_eq!(cached_tokens, 0);
+                assert_eq!(usage.prompt_tokens, 9);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -50,6 +50,11 @@ struct Inner {
     answers: BTreeMap<(String, bool), u64>,
     prompt_tokens: BTreeMap<String, u64>,
     completion_tokens: BTreeMap<String, u64>,
+    cached_prompt_tokens: BTreeMap<String, u64>,
+    /// Per answerer: seconds spent on prompts and on generation (tokens/s = rate of tokens over
+    /// rate of seconds).
+    prompt_seconds: BTreeMap<String, f64>,
+    generate_seconds: BTreeMap<String, f64>,
 }
 
 /// The server's metrics.
@@ -83,6 +88,15 @@ impl Metrics {
                 .or_default()
                 .observe(r.timings.first_token_ms / 1000.0);
             *m.answers.entry((a.clone(), r.found)).or_default() += 1;
+            if let Some(c) = r.timings.cached_prompt_tokens {
+                *m.cached_prompt_tokens.entry(a.clone()).or_default() += u64::from(c);
+            }
+            if let Some(ms) = r.timings.prompt_ms {
+                *m.prompt_seconds.entry(a.clone()).or_default() += ms / 1000.0;
+            }
+            if let Some(ms) = r.timings.generate_ms {
+                *m.generate_seconds.entry(a.clone()).or_default() += ms / 1000.0;
+            }
             if let Some(u) = r.usage {
                 *m.prompt_tokens.entry(a.clone()).or_default() += u64::from(u.prompt_tokens);
                 *m.completion_tokens.entry(a).or_default() += u64::from(u.completion_tokens);
@@ -170,6 +184,27 @@ impl Metrics {
                 "loupe_answer_tokens_total{{answerer=\"{}\",kind=\"completion\"}} {n}",
                 escape(a)
             );
+        }
+        for (a, n) in &m.cached_prompt_tokens {
+            let _ = writeln!(
+                out,
+                "loupe_answer_tokens_total{{answerer=\"{}\",kind=\"cached_prompt\"}} {n}",
+                escape(a)
+            );
+        }
+        out.push_str(
+            "# HELP loupe_answer_model_seconds_total Seconds generative answerers spent on prompts and on \
+             generation (prompt tokens/s = rate(prompt - cached_prompt tokens) / rate(prompt seconds)).\n",
+        );
+        out.push_str("# TYPE loupe_answer_model_seconds_total counter\n");
+        for (phase, map) in [("prompt", &m.prompt_seconds), ("generate", &m.generate_seconds)] {
+            for (a, v) in map {
+                let _ = writeln!(
+                    out,
+                    "loupe_answer_model_seconds_total{{answerer=\"{}\",phase=\"{phase}\"}} {v:.3}",
+                    escape(a)
+                );
+            }
         }
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

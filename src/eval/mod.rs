@@ -36,6 +36,10 @@ pub struct EvalArgs {
     /// Whisper models for the speech rows (default: every one installed).
     #[arg(long, value_delimiter = ',')]
     pub speech_models: Vec<String>,
+    /// Write every question's answer to this file (tab-separated: answerer, file, type, question,
+    /// gold, answer, found, exact, value match, first token ms, total ms), to see what each got wrong.
+    #[arg(long)]
+    pub answers_log: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -242,7 +246,7 @@ pub fn run(config: &Config, args: EvalArgs, json: bool) -> Result<()> {
             Part::Speech => media::speech(config, dir, &args.speech_models),
             Part::Video => media::video(&ctx, dir),
             Part::Docs => media::docs(&ctx, dir),
-            Part::Answers => answers::run(&ctx, dir, &args.answerers),
+            Part::Answers => answers::run(&ctx, dir, &args.answerers, args.answers_log.as_deref()),
         };
         out.extend(got.with_context(|| format!("evaluating {}", dir.display()))?);
     }
