@@ -61,6 +61,27 @@ struct Candidate {
     value: Value,
 }
 
+/// The currency printed with the amount `answer` (a plain number) in `text`, if any.
+fn currency_of_amount(answer: &str, text: &str) -> Option<&'static str> {
+    let Some(Value::Amount { value: want, .. }) = fields::parse_amount(answer) else {
+        return None;
+    };
+    if !answer.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+        return None;
+    }
+    let texts = [text];
+    fields::find(text, fields::date_order(&texts))
+        .into_iter()
+        .find_map(|f| match f.value {
+            Value::Amount {
+                value,
+                currency: Some(c),
+                ..
+            } if (value - want).abs() < 0.005 => Some(c),
+            _ => None,
+        })
+}
+
 /// Whether the question asks for an amount without tax ("before tax", "excluding VAT", "net").
 fn before_tax(q: &str) -> bool {
     let q = q.to_lowercase();
@@ -613,6 +634,20 @@ impl Answerer for Extractive {
     fn answer(&self, task: &Task<'_>, on_text: &mut dyn FnMut(&str) -> Flow) -> Result<Generation> {
         let started = Instant::now();
         let text = match best(task.question, task.evidence) {
+            // A person reading a full answer is told the currency too ("518 EUR"); brief answers
+            // are the bare value (the response's `value` carries the currency).
+            Some((n, i, answer)) if !task.brief => {
+                let passage = task
+                    .evidence
+                    .iter()
+                    .find(|e| e.n == n)
+                    .and_then(|e| e.passages.get(i));
+                let code = passage.and_then(|p| currency_of_amount(&answer, &p.text));
+                match code {
+                    Some(c) => format!("{answer} {c} [{n}]"),
+                    None => format!("{answer} [{n}]"),
+                }
+            }
             Some((n, _, answer)) => format!("{answer} [{n}]"),
             None => crate::prompt::NOT_FOUND_MARK.to_string(),
         };

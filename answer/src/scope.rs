@@ -144,6 +144,10 @@ pub fn named(searcher: &Searcher, question: &str, filters: &Filters) -> Result<V
                 continue;
             }
             ids.push(h.asset_id);
+            if ids.len() > MAX_NAMED {
+                // In too many files to name one: not a name.
+                break;
+            }
         }
         let selective = !ids.is_empty() && ids.len() <= MAX_NAMED && (assets < 4 || ids.len() * 2 <= assets);
         if selective && (name_like || in_name) {

@@ -106,7 +106,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     loupe_metrics::percentile(&v, 0.5)
 }
 
-pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String], log: Option<&Path>) -> Result<Vec<Measure>> {
+pub fn run(
+    ctx: &Ctx<'_>,
+    dir: &Path,
+    only: &[String],
+    llm_models: &[String],
+    log: Option<&Path>,
+) -> Result<Vec<Measure>> {
     let qa = read_qa(dir)?;
     let mut log = match log {
         Some(p) => {
@@ -154,11 +160,25 @@ pub fn run(ctx: &Ctx<'_>, dir: &Path, only: &[String], log: Option<&Path>) -> Re
         ..Default::default()
     };
     let answerers = loupe_answer::config::build(&cfg, &ctx.config.models)?;
+    // Every answerer asked for; with --llm-models, the local answerer once per named model.
+    let mut todo: Vec<std::sync::Arc<dyn loupe_answer::Answerer>> = Vec::new();
     for name in answerers.names() {
         if !only.is_empty() && !only.contains(&name) {
             continue;
         }
-        let answerer = answerers.get(Some(&name))?;
+        if name == "local" && !llm_models.is_empty() {
+            for m in llm_models {
+                let cfg = loupe_answer::config::AnswerConfig {
+                    local_model: Some(m.clone()),
+                    ..cfg.clone()
+                };
+                todo.push(loupe_answer::config::build(&cfg, &ctx.config.models)?.get(Some("local"))?);
+            }
+        } else {
+            todo.push(answerers.get(Some(&name))?);
+        }
+    }
+    for answerer in todo {
         let mut all = Tally::default();
         let mut groups: Vec<(&'static str, Tally)> = Vec::new();
         let mut fields = Tally::default();

@@ -36,6 +36,9 @@ pub struct EvalArgs {
     /// Whisper models for the speech rows (default: every one installed).
     #[arg(long, value_delimiter = ',')]
     pub speech_models: Vec<String>,
+    /// Local models to measure the local answerer with, each in turn (default: the default one).
+    #[arg(long, value_delimiter = ',')]
+    pub llm_models: Vec<String>,
     /// Write every question's answer to this file (tab-separated: answerer, file, type, question,
     /// gold, answer, found, exact, value match, first token ms, total ms), to see what each got wrong.
     #[arg(long)]
@@ -246,7 +249,13 @@ pub fn run(config: &Config, args: EvalArgs, json: bool) -> Result<()> {
             Part::Speech => media::speech(config, dir, &args.speech_models),
             Part::Video => media::video(&ctx, dir),
             Part::Docs => media::docs(&ctx, dir),
-            Part::Answers => answers::run(&ctx, dir, &args.answerers, args.answers_log.as_deref()),
+            Part::Answers => answers::run(
+                &ctx,
+                dir,
+                &args.answerers,
+                &args.llm_models,
+                args.answers_log.as_deref(),
+            ),
         };
         out.extend(got.with_context(|| format!("evaluating {}", dir.display()))?);
     }
