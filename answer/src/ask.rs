@@ -40,7 +40,7 @@ pub fn ask(
     }
     let question = tail_of(question, MAX_QUESTION);
     let mut questions = vec![question];
-    questions.extend(history.questions.iter().map(String::as_str));
+    questions.extend(history.questions.iter().map(|q| tail_of(q, MAX_QUESTION)));
     let opts = GatherOptions {
         max_evidence: req.max_evidence.min(20),
         score_threshold: req.score_threshold,

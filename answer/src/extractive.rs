@@ -173,7 +173,12 @@ fn typed(q: &Question, kind: Kind, evidence: &[Doc<'_>]) -> Option<(u32, usize, 
 /// Whether the sources hold just one value of the type (identifiers excepted: pages carry many
 /// numbers that are not the one asked for).
 fn sole_value(cands: &[Candidate], kind: Kind) -> bool {
+    // A date or an amount must still be the one asked for ("the due date" is not the only date
+    // printed, when that is the invoice date); pages rarely carry more than one e-mail address,
+    // web address, phone number or percentage, and questions name those loosely.
+    let loose = matches!(kind, Kind::Email | Kind::Url | Kind::Phone | Kind::Percent);
     kind != Kind::Identifier
+        && (loose || cands.iter().all(|c| c.fits))
         && cands
             .first()
             .is_some_and(|first| cands.iter().all(|c| c.value.standard() == first.value.standard()))

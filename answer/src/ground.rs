@@ -39,8 +39,12 @@ pub struct Grounded {
     pub value: Option<AnswerValue>,
 }
 
-/// Answers longer than this many words are sentences, held to the looser check.
-const SHORT: usize = 12;
+/// A full (not brief) answer longer than this many words is a sentence, held to the sentence
+/// check (its numbers and some words in the sources) rather than to a span.
+const SHORT: usize = 4;
+
+/// Longest answer a near miss is snapped for, in words.
+const SNAP: usize = 12;
 
 /// Sources in the order to try them: the cited ones first.
 fn ordered<'a>(evidence: &'a [Evidence], cited: &[u32]) -> Vec<&'a Evidence> {
@@ -341,15 +345,28 @@ fn span_of(answer: &str, ps: &[Passage]) -> Option<(usize, String)> {
 /// The span of the passages closest to the answer, when at least 80 % alike by characters.
 fn closest(answer: &str, ps: &[Passage]) -> Option<(usize, String, f64)> {
     let a: Vec<String> = words(answer).into_iter().map(|w| w.2).collect();
-    if a.is_empty() || a.len() > SHORT {
+    if a.is_empty() || a.len() > SNAP {
         return None;
     }
+    let digits = |ws: &[String]| -> Vec<String> {
+        ws.iter()
+            .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+            .cloned()
+            .collect()
+    };
+    let want_digits = digits(&a);
     let target: Vec<char> = a.join(" ").chars().collect();
     let mut best: Option<(usize, usize, usize, f64)> = None;
     for (i, p) in ps.iter().enumerate() {
         let w = words(&p.text);
         for len in a.len().saturating_sub(1).max(1)..=a.len() + 1 {
             for (k, win) in w.windows(len).enumerate() {
+                // A near miss may differ in spelling, never in a number ("12,600" is not
+                // "12,500").
+                let win_words: Vec<String> = win.iter().map(|x| x.2.clone()).collect();
+                if digits(&win_words) != want_digits {
+                    continue;
+                }
                 let cand: Vec<char> = win
                     .iter()
                     .map(|x| x.2.as_str())
@@ -412,6 +429,8 @@ mod tests {
             Some("Deacon Winn".to_string())
         );
         assert!(closest("Mark Twain", &p).is_none());
+        let n = ps(&["Attendance was 12,500 in all"]);
+        assert!(closest("Attendance was 12,600", &n).is_none());
     }
 
     #[test]

@@ -294,10 +294,19 @@ pub fn lines(words: &[WordBox]) -> Vec<Line> {
     let mut header: Option<(Vec<Cell>, f32)> = None;
     // Where the header's own line is in `out`, until a row under it takes its labels.
     let mut header_line: Option<usize> = None;
-    for r in &rs {
-        if is_header(r) {
+    for (k, r) in rs.iter().enumerate() {
+        // Two short labels over a row that opens with a label ("Customer | Northwind Traders"
+        // over "Phone | 555 1234") are a form's key/value rows, not a header.
+        let next_is_key = r.cells.len() == 2
+            && rs
+                .get(k + 1)
+                .is_some_and(|n| n.cells.first().is_some_and(Cell::label_like));
+        if is_header(r) && !next_is_key {
             header = Some((r.cells.clone(), r.y1));
             header_line = Some(out.len());
+        }
+        if is_header(r) && next_is_key {
+            header = None;
         }
         let lined = match &header {
             Some((h, bottom))
@@ -404,6 +413,19 @@ mod tests {
                 "Please note"
             ]
         );
+    }
+
+    #[test]
+    fn key_value_rows_are_not_a_header() {
+        let ws = page(&[
+            ("Customer", 5.0, 10.0, 0),
+            ("Northwind", 30.0, 10.0, 1),
+            ("Traders", 40.0, 10.0, 1),
+            ("Phone", 5.0, 13.0, 2),
+            ("555", 30.0, 13.0, 3),
+            ("1234", 34.0, 13.0, 3),
+        ]);
+        assert_eq!(texts(&ws), ["Customer | Northwind Traders", "Phone | 555 1234"]);
     }
 
     #[test]

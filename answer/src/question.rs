@@ -84,7 +84,6 @@ pub struct Question {
 /// Words that name an identifier field.
 const ID_WORDS: &[&str] = &[
     "number",
-    "no",
     "id",
     "code",
     "gstin",
@@ -154,7 +153,27 @@ pub fn analyse(question: &str) -> Question {
     } else {
         Expect::Text
     };
-    let strict = expect != Expect::Date || any(&["date", "dated"]);
+    // Certain only for a question shaped like a request for one value ("what is the ...",
+    // "how much ...", "which date ..."), not for "why did the total fall?".
+    let value_shaped = [
+        "what is",
+        "what's",
+        "what was",
+        "what are",
+        "what were",
+        "which",
+        "how much",
+        "give me",
+        "tell me the",
+        "find the",
+        "show the",
+        "what",
+    ]
+    .iter()
+    .any(|p| lower.trim_start().starts_with(p))
+        && !any(&["why", "how", "explain", "describe", "summarize", "summarise"])
+        || phrase("how much");
+    let strict = value_shaped && (expect != Expect::Date || any(&["date", "dated"]));
     let names = question
         .split_whitespace()
         .skip(1)
@@ -269,6 +288,9 @@ mod tests {
 
     #[test]
     fn labels_keep_the_field_words() {
+        assert!(!analyse("Why did the total revenue fall?").strict);
+        assert!(analyse("How much is the total?").strict);
+        assert_eq!(analyse("Why did she say no?").expect, Expect::Text);
         let q = analyse("What is the check-in date?");
         assert!(q.label.contains(&"check".to_string()) && q.label.contains(&"in".to_string()));
         assert_eq!(page_label_terms("Invoice No :"), ["invoic", "number"]);

@@ -92,7 +92,8 @@ const GENERIC: &[&str] = &[
 /// The naming words of a question, lower-cased, each with whether it is written like a name.
 fn candidates(question: &str) -> Vec<(String, bool)> {
     let mut out: Vec<(String, bool)> = Vec::new();
-    for raw in question.split(|c: char| c.is_whitespace() || c == ',' || c == '?' || c == '"' || c == '\'') {
+    let words = question.split(|c: char| c.is_whitespace() || c == ',' || c == '?' || c == '"' || c == '\'');
+    for (k, raw) in words.enumerate() {
         let w = raw.trim_matches(|c: char| !c.is_alphanumeric());
         if w.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
             continue;
@@ -101,7 +102,8 @@ fn candidates(question: &str) -> Vec<(String, bool)> {
         if GENERIC.contains(&lower.as_str()) || text::content_terms(&lower).is_empty() {
             continue;
         }
-        let name_like = w.chars().next().is_some_and(char::is_uppercase)
+        // A capital at the start of the question says nothing ("Describe ...").
+        let name_like = (k > 0 && w.chars().next().is_some_and(char::is_uppercase))
             || w.chars().skip(1).any(char::is_uppercase)
             || w.contains(['.', '_'])
             || w.chars().any(|c| c.is_ascii_digit());
@@ -109,8 +111,14 @@ fn candidates(question: &str) -> Vec<(String, bool)> {
             out.push((lower, name_like));
         }
     }
+    // Names first; a long question (a pasted page) is not searched word by word.
+    out.sort_by_key(|(_, name_like)| !*name_like);
+    out.truncate(MAX_WORDS);
     out
 }
+
+/// At most this many words of a question are looked up as possible names.
+const MAX_WORDS: usize = 8;
 
 fn file_name(path: &str) -> String {
     Path::new(path)
@@ -128,7 +136,7 @@ pub fn named(searcher: &Searcher, question: &str, filters: &Filters) -> Result<V
     for (word, name_like) in candidates(question) {
         // The word as one term (a file name like "invoice_oyo.pdf" is split by the index's
         // tokenizer, so it is matched on the file names below).
-        let hits = index.text().search(&format!("\"{word}\""), filters, 200)?;
+        let hits = index.text().search(&format!("\"{word}\""), filters, 50)?;
         let mut ids: Vec<AssetId> = Vec::new();
         let mut in_name = false;
         for h in hits {
@@ -185,6 +193,10 @@ mod tests {
         assert!(c.contains(&("invoice_oyo.pdf".to_string(), true)), "{c:?}");
         assert!(c.contains(&("booking".to_string(), false)), "{c:?}");
         assert!(candidates("What is the invoice number?").is_empty());
+        assert_eq!(
+            candidates("Describe the beach"),
+            vec![("describe".to_string(), false), ("beach".to_string(), false)]
+        );
     }
 
     #[test]
