@@ -60,18 +60,8 @@ pub enum Value {
     Identifier(String),
 }
 
-/// The kind of a [`Value`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Date,
-    Amount,
-    Currency,
-    Percent,
-    Email,
-    Url,
-    Phone,
-    Identifier,
-}
+/// The kind of a [`Value`]: the same enum the API reports an answer's value kind with.
+pub use loupe_schemas::answer::ValueKind as Kind;
 
 impl Value {
     /// The standard form an app wants: ISO 8601 date (2014-08-03); amount: `text`; currency: the

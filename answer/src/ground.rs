@@ -24,7 +24,7 @@ use crate::evidence::Evidence;
 use crate::fields::{self, DateOrder, Kind, Value};
 use crate::question::{Expect, Question};
 use crate::text::{self, Passage};
-use loupe_schemas::answer::{AnswerValue, ValueKind};
+use loupe_schemas::answer::AnswerValue;
 
 /// A supported answer and where it rests.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,19 +138,6 @@ pub fn check(
         answer: answer.to_string(),
         value: None,
     })
-}
-
-fn value_kind(k: Kind) -> ValueKind {
-    match k {
-        Kind::Date => ValueKind::Date,
-        Kind::Amount => ValueKind::Amount,
-        Kind::Currency => ValueKind::Currency,
-        Kind::Percent => ValueKind::Percent,
-        Kind::Email => ValueKind::Email,
-        Kind::Url => ValueKind::Url,
-        Kind::Phone => ValueKind::Phone,
-        Kind::Identifier => ValueKind::Identifier,
-    }
 }
 
 /// The answer read as a value of `kind` (the whole answer, or the one such value in it).
@@ -277,7 +264,7 @@ fn typed(
                 _ => f.value.standard(),
             };
             let value = AnswerValue {
-                kind: value_kind(kind),
+                kind,
                 value: standard.clone(),
                 as_written,
                 currency: match (&f.value, kind) {

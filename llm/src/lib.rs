@@ -474,23 +474,9 @@ impl Engine {
             from < tokens.len(),
             "at least the last prompt token must be decoded"
         );
-        let n_batch = N_BATCH as usize;
-        let mut batch = LlamaBatch::new(n_batch, 1);
-        let mut last = 0;
-        for (chunk_no, chunk) in tokens[from..].chunks(n_batch).enumerate() {
-            batch.clear();
-            let base = from + chunk_no * n_batch;
-            for (i, t) in chunk.iter().enumerate() {
-                let pos = i32::try_from(base + i).map_err(ll)?;
-                batch
-                    .add(*t, pos, &[0], base + i + 1 == tokens.len())
-                    .map_err(ll)?;
-            }
-            ctx.decode(&mut batch).map_err(ll)?;
-            self.kv.decoded(chunk);
-            last = batch.n_tokens() - 1;
-        }
-        Ok(last)
+        decode_batches(ctx, tokens, from, N_BATCH as usize, &mut |chunk| {
+            self.kv.decoded(chunk)
+        })
     }
 
     /// Prompt processing speed: milliseconds to decode `n_tokens` tokens of plain English text
@@ -518,18 +504,7 @@ impl Engine {
             .new_context(&self.backend, self.context_params(n_batch))
             .map_err(ll)?;
         let started = Instant::now();
-        let mut batch = LlamaBatch::new(n_batch as usize, 1);
-        for (chunk_no, chunk) in tokens.chunks(n_batch as usize).enumerate() {
-            batch.clear();
-            let base = chunk_no * n_batch as usize;
-            for (i, t) in chunk.iter().enumerate() {
-                let pos = i32::try_from(base + i).map_err(ll)?;
-                batch
-                    .add(*t, pos, &[0], base + i + 1 == tokens.len())
-                    .map_err(ll)?;
-            }
-            ctx.decode(&mut batch).map_err(ll)?;
-        }
+        decode_batches(&mut ctx, &tokens, 0, n_batch as usize, &mut |_| {})?;
         Ok(started.elapsed().as_secs_f64() * 1000.0)
     }
 }
@@ -597,6 +572,34 @@ fn trim_kv(ctx: &mut LlamaContext<'_>, keep: usize) -> bool {
     matches!(ctx.clear_kv_cache_seq(Some(0), Some(p0), None), Ok(true))
         && ctx.kv_cache_seq_pos_min(0) == 0
         && ctx.kv_cache_seq_pos_max(0) == last - 1
+}
+
+/// Decodes `tokens[from..]` at positions `from..` in batches of `n_batch`, with logits for the
+/// last token only, calling `decoded` with each batch once it is in the cache. Returns the last
+/// token's index in the last batch.
+fn decode_batches(
+    ctx: &mut LlamaContext<'_>,
+    tokens: &[LlamaToken],
+    from: usize,
+    n_batch: usize,
+    decoded: &mut dyn FnMut(&[LlamaToken]),
+) -> Result<i32> {
+    let mut batch = LlamaBatch::new(n_batch, 1);
+    let mut last = 0;
+    for (chunk_no, chunk) in tokens[from..].chunks(n_batch).enumerate() {
+        batch.clear();
+        let base = from + chunk_no * n_batch;
+        for (i, t) in chunk.iter().enumerate() {
+            let pos = i32::try_from(base + i).map_err(ll)?;
+            batch
+                .add(*t, pos, &[0], base + i + 1 == tokens.len())
+                .map_err(ll)?;
+        }
+        ctx.decode(&mut batch).map_err(ll)?;
+        decoded(chunk);
+        last = batch.n_tokens() - 1;
+    }
+    Ok(last)
 }
 
 /// Refuses a prompt that leaves no room for an answer.
